@@ -1,0 +1,2 @@
+// acme-cloud: the sample cloud provider the cloud-cost example runs against.
+int main() { return 0; }

@@ -1,0 +1,98 @@
+// The journal is ergon's episodic memory: every event of a session, append-only
+// and hash-chained, h_i = SHA-256(h_{i-1} || canonical JSON of event_i). A
+// session's state is a fold of its events; resume replays them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ergon/clock.h"
+#include "ergon/json.h"
+#include "ergon/result.h"
+
+namespace ergon {
+
+// Event types written by the engine (the `type` field).
+namespace event {
+inline constexpr const char* kSessionStarted = "session_started";  // goal, workspace, principal
+inline constexpr const char* kPlanMade = "plan_made";              // plan (JSON)
+inline constexpr const char* kQuestion = "question";               // slot, text
+inline constexpr const char* kAnswer = "answer";                   // slot, value
+inline constexpr const char* kStepState = "step_state";            // step, item, state, detail
+inline constexpr const char* kGuardDecision = "guard_decision";    // step, item, action, guard, verdict, reason
+inline constexpr const char* kApproval = "approval";               // step, item, action, approved, by, reason
+inline constexpr const char* kIntent = "intent";                   // step, item, action, args, idempotency_key
+inline constexpr const char* kActionStarted = "action_started";    // step, item, action, attempt
+inline constexpr const char* kOutcome = "outcome";                 // step, item, action, ok, result | error
+inline constexpr const char* kDone = "done";                       // step, item, action (after irreversible)
+inline constexpr const char* kCompensation = "compensation";       // step, item, action, ok, detail
+inline constexpr const char* kSessionEnded = "session_ended";      // status, report
+}  // namespace event
+
+struct Event {
+  int64_t seq = 0;  // 1-based position within the session
+  std::string session;
+  std::string type;
+  int64_t time_ms = 0;
+  Json data = Json::object();
+  std::string prev_hash;  // hash of event seq-1; 64 zeros for the first
+  std::string hash;
+
+  // The object that is hashed: {seq, session, type, time_ms, data}.
+  Json body() const;
+};
+
+// Computes the chain hash of `event` given the previous hash.
+std::string chain_hash(const std::string& prev_hash, const Event& event);
+
+// Recomputes a session's chain. Error (kFailedPrecondition) names the first
+// event whose seq, link or hash does not match: an edited, deleted or reordered
+// event is always detected.
+Status verify_chain(const std::vector<Event>& events);
+
+enum class SessionStatus { kRunning, kWaiting, kDone, kFailed, kAborted };
+const char* to_string(SessionStatus status);
+Result<SessionStatus> parse_session_status(const std::string& text);
+
+struct SessionInfo {
+  std::string id;
+  std::string goal;
+  std::string workspace;
+  SessionStatus status = SessionStatus::kRunning;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t events = 0;
+  std::string head;  // hash of the last event
+};
+
+// Durable storage of sessions and their events. Implementations are safe for
+// concurrent use from several threads of one process; SQLite's WAL lets several
+// processes share one file.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<SessionInfo> create_session(const std::string& id, const std::string& goal,
+                                             const std::string& workspace) = 0;
+  // Appends an event: assigns seq, time, prev_hash and hash. Durable on return
+  // unless inside a batch (see begin_batch).
+  virtual Result<Event> append(const std::string& session, const std::string& type,
+                               Json data) = 0;
+  // Groups the appends until commit_batch into one transaction: a crash loses
+  // the whole group or nothing, never part of it.
+  virtual Status begin_batch() = 0;
+  virtual Status commit_batch() = 0;
+
+  virtual Status set_status(const std::string& session, SessionStatus status) = 0;
+  virtual Result<SessionInfo> session(const std::string& id) = 0;
+  virtual Result<std::vector<SessionInfo>> sessions() = 0;
+  virtual Result<std::vector<Event>> events(const std::string& session) = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path`, WAL mode.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Clock& clock);
+
+}  // namespace ergon

@@ -1,0 +1,19 @@
+// JSON is the lingua franca of ergon: action arguments, results, working memory
+// and journal events are all Json values.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ergon {
+
+using Json = nlohmann::json;
+
+// Canonical form used for hashing: keys sorted (nlohmann's object is ordered by
+// key), no insignificant whitespace, UTF-8 kept as is.
+std::string canonical_json(const Json& value);
+
+// Lowercase hex SHA-256 of the bytes.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace ergon

@@ -1,0 +1,102 @@
+// A Plan is a goal interpreted into a task graph: the slots it needs, the steps
+// (a DAG through `needs`) and the questions still open. A planner never acts;
+// the engine runs a Plan only after it has been validated.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ergon/json.h"
+#include "ergon/result.h"
+
+namespace ergon {
+
+// Where a value came from in a workspace file, for error messages.
+struct SourceLoc {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  std::string str() const;  // "file:line", "file" or ""
+};
+
+enum class SlotType { kString, kNumber, kPercent, kMoney, kDate, kEnum };
+const char* to_string(SlotType type);
+Result<SlotType> parse_slot_type(const std::string& text);
+
+struct SlotSpec {
+  std::string name;
+  SlotType type = SlotType::kString;
+  bool required = true;
+  std::string question;              // asked when required and missing
+  std::vector<std::string> choices;  // for kEnum
+  std::optional<Json> default_value;
+  std::string description;
+};
+
+enum class StepKind { kAction, kCompute, kAsk };
+const char* to_string(StepKind kind);
+
+enum class OnFail { kAbort, kRetry, kSkip, kAsk };
+const char* to_string(OnFail on_fail);
+Result<OnFail> parse_on_fail(const std::string& text);
+
+struct RetryPolicy {
+  int max_attempts = 3;        // including the first
+  int initial_backoff_ms = 200;
+  double multiplier = 2.0;
+  int max_backoff_ms = 5000;
+};
+
+struct Step {
+  std::string id;
+  StepKind kind = StepKind::kAction;
+  std::string action;          // kAction: fully qualified action name
+  Json with = Json::object();  // kAction: argument templates ("${ lua }")
+  std::string compute;         // kCompute: Lua chunk; its return value is the result
+  std::string ask;             // kAsk: the question; the answer is the result
+  std::string ask_slot;        // kAsk: optional slot the answer fills
+  std::vector<std::string> needs;
+  std::string when;      // Lua condition; the step is skipped when false
+  std::string for_each;  // Lua expression yielding a list; the step runs once per `item`
+  std::string expect;    // Lua postcondition over `result` (and working memory)
+  OnFail on_fail = OnFail::kAbort;
+  RetryPolicy retry;
+  std::string description;
+  SourceLoc loc;
+};
+
+// A question the planner could not answer from the goal.
+struct Question {
+  std::string slot;
+  std::string text;
+};
+
+struct Plan {
+  std::string goal;
+  std::string skill;  // the skill it came from, if any
+  std::vector<SlotSpec> slot_specs;
+  Json slots = Json::object();  // slot name -> value
+  std::vector<Step> steps;
+  std::vector<Question> questions;  // open questions; a plan with any cannot run
+
+  const Step* step(const std::string& id) const;
+  bool ready() const { return questions.empty(); }
+};
+
+// The published JSON Schema of a plan (docs/plan.schema.json is generated from it).
+const Json& plan_schema();
+
+Json to_json(const Plan& plan);
+// Parses and validates against plan_schema(); errors name the JSON pointer.
+Result<Plan> plan_from_json(const Json& json);
+
+// Structural checks beyond the schema: unique step ids, `needs` naming existing
+// steps, no cycles, action steps naming known actions (when `known_actions`
+// is non-empty), questions only for declared slots. Errors name the step id.
+Status validate_plan(const Plan& plan, const std::vector<std::string>& known_actions = {});
+
+// Step ids in an order where every step comes after the ones it needs
+// (stable with respect to declaration order). Assumes validate_plan passed.
+std::vector<std::string> topological_order(const Plan& plan);
+
+}  // namespace ergon
