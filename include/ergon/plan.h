@@ -86,6 +86,16 @@ struct Plan {
 // The published JSON Schema of a plan (docs/plan.schema.json is generated from it).
 const Json& plan_schema();
 
+// Parsers shared by plan JSON and workspace YAML (converted to JSON first).
+// Errors are kInvalidInput with messages "<json pointer>: <what is wrong and
+// what to do>", the pointer relative to the value passed in ("/with/id", "" for
+// the value itself), so a YAML loader can map it back to a line.
+// A step's kind follows from which of `do`, `compute`, `ask` it has (exactly one).
+Result<Step> step_from_json(const Json& json);
+Result<SlotSpec> slot_from_json(const std::string& name, const Json& json);
+Json to_json(const Step& step);
+Json to_json(const SlotSpec& slot);
+
 Json to_json(const Plan& plan);
 // Parses and validates against plan_schema(); errors name the JSON pointer.
 Result<Plan> plan_from_json(const Json& json);
