@@ -1,7 +1,239 @@
 // The ergon command: a thin layer over the library.
-#include <cstdio>
+#include <CLI/CLI.hpp>
 
-int main() {
-  std::puts("ergon " ERGON_VERSION);
-  return 0;
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/app.h"
+#include "cli/console.h"
+#include "ergon/planner.h"
+
+namespace ergon::cli {
+namespace {
+
+// "name=value" pairs from --slot into a JSON object of strings (parsed later
+// against each slot's type).
+Result<Json> parse_slot_args(const std::vector<std::string>& pairs) {
+  Json slots = Json::object();
+  for (const std::string& pair : pairs) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(ErrorCode::kInvalidInput,
+                  "--slot '" + pair + "': expected NAME=VALUE, e.g. --slot target_pct=15%");
+    }
+    slots[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return slots;
+}
+
+Result<Plan> load_plan_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ErrorCode::kInvalidInput, path + ": cannot open the plan file");
+  std::stringstream text;
+  text << in.rdbuf();
+  Json json = Json::parse(text.str(), nullptr, false);
+  if (json.is_discarded()) {
+    return fail(ErrorCode::kInvalidInput, path + ": not valid JSON (a plan file is JSON as printed by `ergon plan --json`)");
+  }
+  auto plan = plan_from_json(json);
+  if (!plan) return fail(plan.error().with_context(path + ": "));
+  return plan;
+}
+
+Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, const Json& slots) {
+  SkillPlanner planner(workspace.skills);
+  return planner.plan(goal, slots);
+}
+
+int cmd_plan(const std::string& dir, const std::string& goal, const std::vector<std::string>& slot_args,
+             bool json) {
+  auto workspace = load_workspace(dir);
+  if (!workspace) return report_error(workspace.error());
+  auto slots = parse_slot_args(slot_args);
+  if (!slots) return report_error(slots.error());
+  auto plan = make_plan(*workspace, goal, *slots);
+  if (!plan) return report_error(plan.error());
+  if (auto s = validate_plan(*plan, workspace->action_names()); !s) return report_error(s.error());
+  if (json) {
+    std::cout << to_json(*plan).dump(2) << "\n";
+  } else {
+    print_plan(std::cout, *plan, *workspace);
+  }
+  return kExitOk;
+}
+
+int finish_session(Result<SessionReport> report, bool json) {
+  if (!report) return report_error(report.error());
+  if (json) {
+    std::cout << to_json(*report).dump(2) << "\n";
+  } else {
+    print_report(std::cout, *report);
+  }
+  return exit_code_for(*report);
+}
+
+int cmd_run(const std::string& dir, const std::string& goal, const std::string& plan_file,
+            const std::vector<std::string>& slot_args, const ApprovalChoice& choice,
+            const std::string& session_id, bool json) {
+  if (goal.empty() == plan_file.empty()) {
+    std::cerr << "ergon run: give either a goal or --plan FILE\n";
+    return kExitUsage;
+  }
+  auto session = open_session(dir, choice, !json);
+  if (!session) return report_error(session.error());
+  Session& s = **session;
+  auto slots = parse_slot_args(slot_args);
+  if (!slots) return report_error(slots.error());
+  Result<Plan> plan = plan_file.empty() ? make_plan(s.workspace, goal, *slots) : load_plan_file(plan_file);
+  if (!plan) return report_error(plan.error());
+  if (!json) print_plan(std::cout, *plan, s.workspace);
+  return finish_session(s.engine->start(*plan, session_id), json);
+}
+
+int cmd_resume(const std::string& dir, const std::string& id, const std::vector<std::string>& slot_args,
+               const ApprovalChoice& choice, bool json) {
+  auto session = open_session(dir, choice, !json);
+  if (!session) return report_error(session.error());
+  auto slots = parse_slot_args(slot_args);
+  if (!slots) return report_error(slots.error());
+  if (!json) std::cout << "Resuming " << id << "\n";
+  return finish_session((*session)->engine->resume(id, *slots), json);
+}
+
+int cmd_sessions(const std::string& dir, bool json) {
+  auto session = open_store(dir);
+  if (!session) return report_error(session.error());
+  auto list = (*session)->store->sessions();
+  if (!list) return report_error(list.error());
+  if (json) {
+    Json out = Json::array();
+    for (const SessionInfo& i : *list) {
+      out.push_back({{"id", i.id}, {"goal", i.goal}, {"status", to_string(i.status)},
+                     {"created", format_time(i.created_ms)}, {"events", i.events}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (list->empty()) std::cout << "no sessions yet in " << (*session)->workspace.dir << "\n";
+  for (const SessionInfo& i : *list) {
+    std::cout << i.id << "  " << format_time(i.created_ms) << "  " << to_string(i.status) << "  "
+              << i.events << " events  \"" << i.goal << "\"\n";
+  }
+  return kExitOk;
+}
+
+int cmd_show(const std::string& dir, const std::string& id, bool json) {
+  auto session = open_store(dir);
+  if (!session) return report_error(session.error());
+  auto info = (*session)->store->session(id);
+  if (!info) return report_error(info.error());
+  auto events = (*session)->store->events(id);
+  if (!events) return report_error(events.error());
+  if (json) {
+    Json out = Json::array();
+    for (const Event& e : *events) {
+      Json row = e.body();
+      row["hash"] = e.hash;
+      row["prev_hash"] = e.prev_hash;
+      out.push_back(row);
+    }
+    std::cout << out.dump(2) << "\n";
+  } else {
+    print_timeline(std::cout, *info, *events);
+  }
+  return kExitOk;
+}
+
+int cmd_audit_verify(const std::string& dir, const std::string& id) {
+  auto session = open_store(dir);
+  if (!session) return report_error(session.error());
+  Store& store = *(*session)->store;
+  auto info = store.session(id);
+  if (!info) return report_error(info.error());
+  if (auto s = verify_session(store, id); !s) {
+    std::cout << "audit FAILED for " << id << ": " << s.error().message << "\n";
+    return kExitFailed;
+  }
+  auto refreshed = store.session(id);
+  std::cout << "audit ok: " << id << " — " << refreshed->events << " events, chain intact, head "
+            << refreshed->head << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace ergon::cli
+
+int main(int argc, char** argv) {
+  using namespace ergon::cli;
+  CLI::App app{"ergon — a Large Action Model engine: goals become guarded, journaled actions"};
+  app.set_version_flag("--version", std::string("ergon ") + ERGON_VERSION);
+  app.require_subcommand(1);
+  std::string workspace = ".";
+  app.add_option("-w,--workspace", workspace, "workspace directory (ergon.yaml)");
+
+  std::string goal, plan_file, session_id, approver;
+  std::vector<std::string> slots;
+  bool json = false, yes = false;
+  double target = 15;
+  auto add_approval = [&](CLI::App* cmd) {
+    cmd->add_flag("-y,--yes", yes, "approve every action the policy allows");
+    cmd->add_option("--approver", approver, "terminal | auto | none")
+        ->check(CLI::IsMember({"terminal", "auto", "none"}));
+  };
+
+  auto* plan = app.add_subcommand("plan", "interpret a goal into a task graph (does not act)");
+  plan->add_option("goal", goal, "the goal in plain words")->required();
+  plan->add_option("--slot", slots, "give a slot value: NAME=VALUE");
+  plan->add_flag("--json", json, "print the plan as JSON (see docs/plan.schema.json)");
+
+  auto* run = app.add_subcommand("run", "plan a goal (or load --plan) and carry it out");
+  run->add_option("goal", goal, "the goal in plain words");
+  run->add_option("--plan", plan_file, "run this plan (JSON) instead of planning a goal");
+  run->add_option("--slot", slots, "give a slot value: NAME=VALUE");
+  run->add_option("--session", session_id, "session id to use (default: generated)");
+  run->add_flag("--json", json, "print the report as JSON");
+  add_approval(run);
+
+  auto* resume = app.add_subcommand("resume", "continue a session from its journal");
+  resume->add_option("session", session_id, "session id")->required();
+  resume->add_option("--slot", slots, "answer an open question: NAME=VALUE");
+  resume->add_flag("--json", json, "print the report as JSON");
+  add_approval(resume);
+
+  auto* sessions = app.add_subcommand("sessions", "list the workspace's sessions");
+  sessions->add_flag("--json", json, "print as JSON");
+
+  auto* show = app.add_subcommand("show", "a session's timeline from its journal");
+  show->add_option("session", session_id, "session id")->required();
+  show->add_flag("--json", json, "print the events as JSON");
+
+  auto* audit = app.add_subcommand("audit", "audit the journal");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand("verify", "recompute a session's hash chain");
+  verify->add_option("session", session_id, "session id")->required();
+
+  auto* demo = app.add_subcommand("demo", "run the cloud-cost example against its sample service");
+  demo->add_option("--target", target, "percent the monthly bill should drop")->check(CLI::Range(1.0, 90.0));
+  add_approval(demo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  ApprovalChoice choice{yes, approver};
+  if (*plan) return cmd_plan(workspace, goal, slots, json);
+  if (*run) return cmd_run(workspace, goal, plan_file, slots, choice, session_id, json);
+  if (*resume) return cmd_resume(workspace, session_id, slots, choice, json);
+  if (*sessions) return cmd_sessions(workspace, json);
+  if (*show) return cmd_show(workspace, session_id, json);
+  if (*verify) return cmd_audit_verify(workspace, session_id);
+  if (*demo) {
+    bool given = app.get_option("--workspace")->count() > 0;
+    return run_demo(given ? workspace : "", choice, target);
+  }
+  return kExitUsage;
 }

@@ -1,0 +1,791 @@
+#include "ergon/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "ergon/expression.h"
+#include "ergon/planner.h"
+
+namespace ergon {
+namespace {
+
+constexpr int kWholeStep = -1;
+
+// Identifies one execution of a step: the whole step, or one for_each item.
+struct ItemKey {
+  std::string step;
+  int item = kWholeStep;
+  auto operator<=>(const ItemKey&) const = default;
+};
+
+ItemKey key_of(const Json& data) {
+  return {data.value("step", std::string()), data.value("item", kWholeStep)};
+}
+
+// A completed action that can be undone, in the order it happened.
+struct SagaEntry {
+  ItemKey key;
+  std::string action;
+  Json args;
+  Json result;
+};
+
+// An action whose request may have reached the system but whose outcome was
+// never journaled (the process died in between).
+struct InFlight {
+  std::string action;
+  Json args;
+  std::string idempotency_key;
+};
+
+// How a step ended, for the step loop.
+enum class StepEnd { kDone, kSkipped, kAbort, kWait, kRetry };
+
+std::string describe(const ItemKey& key) {
+  return key.item == kWholeStep ? fmt::format("step '{}'", key.step)
+                                : fmt::format("step '{}' item {}", key.step, key.item + 1);
+}
+
+std::string truncate(std::string text, size_t max = 200) {
+  if (text.size() > max) text = text.substr(0, max) + "...";
+  return text;
+}
+
+}  // namespace
+
+std::string new_session_id() {
+  std::random_device device;
+  std::mt19937_64 generator(device());
+  return fmt::format("s-{:012x}", generator() & 0xffffffffffffULL);
+}
+
+Json to_json(const SessionReport& report) {
+  Json questions = Json::array();
+  for (const Question& q : report.questions) questions.push_back({{"slot", q.slot}, {"text", q.text}});
+  return {{"session", report.session},
+          {"status", to_string(report.status)},
+          {"error", report.error},
+          {"questions", questions},
+          {"steps", report.steps},
+          {"slots", report.slots},
+          {"actions", report.actions},
+          {"approvals_asked", report.approvals_asked},
+          {"approvals_granted", report.approvals_granted},
+          {"denials", report.denials},
+          {"retries", report.retries},
+          {"compensations", report.compensations},
+          {"head", report.head}};
+}
+
+// One session being carried out: its plan, working memory and what the
+// journal says has already happened. Lives for one start() or resume().
+class Engine::Run {
+ public:
+  Run(const EngineParts& parts, const std::function<void(const Event&)>& sink, std::string session)
+      : parts_(parts), sink_(sink), session_(std::move(session)) {
+    report_.session = session_;
+  }
+
+  Status begin(const Plan& plan) {
+    plan_ = plan;
+    init_memory();
+    if (auto s = journal(event::kSessionStarted,
+                         {{"goal", plan.goal}, {"workspace", parts_.workspace->dir},
+                          {"principal", principal_.id}});
+        !s) {
+      return s;
+    }
+    return journal(event::kPlanMade, {{"plan", to_json(plan_)}});
+  }
+
+  // Rebuilds the session's state from its journal.
+  Status replay(const std::vector<Event>& events) {
+    bool have_plan = false;
+    for (const Event& e : events) {
+      const Json& d = e.data;
+      if (e.type == event::kPlanMade) {
+        auto plan = plan_from_json(d.at("plan"));
+        if (!plan) return fail(plan.error().with_context("journal: plan_made: "));
+        plan_ = std::move(*plan);
+        init_memory();
+        have_plan = true;
+      } else if (e.type == event::kAnswer) {
+        memory_["slots"][d.value("slot", "")] = d.at("value");
+      } else if (e.type == event::kStepState) {
+        ItemKey key = key_of(d);
+        std::string state = d.value("state", "");
+        if (state == "done" || state == "skipped") {
+          finished_[key] = {{"state", state}, {"result", d.value("result", Json())}};
+          in_flight_.erase(key);
+          results_.erase(key);
+          if (key.item == kWholeStep) memory_["steps"][key.step] = finished_[key];
+        }
+      } else if (e.type == event::kApproval) {
+        if (d.value("answer", "") == "all") yes_to_all_.insert(d.value("action", ""));
+        ++report_.approvals_asked;
+        if (d.value("approved", false)) ++report_.approvals_granted;
+      } else if (e.type == event::kIntent || e.type == event::kActionStarted) {
+        ItemKey key = key_of(d);
+        in_flight_[key] = {d.value("action", ""), d.value("args", Json::object()),
+                           d.value("idempotency_key", "")};
+        if (d.contains("charges")) ergon::apply(usage_, charges_from_json(d["charges"]));
+        if (e.type == event::kActionStarted) ++report_.actions;
+      } else if (e.type == event::kOutcome) {
+        ItemKey key = key_of(d);
+        if (d.value("ok", false)) {
+          in_flight_.erase(key);
+          results_[key] = d.value("result", Json());
+          remember_for_saga(key, d.value("action", ""), d.value("args", Json::object()),
+                            results_[key]);
+        } else {
+          in_flight_.erase(key);
+        }
+      } else if (e.type == event::kDone) {
+        in_flight_.erase(key_of(d));
+      } else if (e.type == event::kCompensation) {
+        ItemKey key = key_of(d);
+        std::erase_if(saga_, [&](const SagaEntry& s) { return s.key == key; });
+        ++report_.compensations;
+      } else if (e.type == event::kSessionEnded) {
+        ended_ = d.value("status", "done");
+      }
+    }
+    if (!have_plan) {
+      return fail(ErrorCode::kFailedPrecondition,
+                  "session " + session_ + " has no plan in its journal; nothing to resume");
+    }
+    return {};
+  }
+
+  const std::string& ended() const { return ended_; }
+
+  Status answer(const Json& answers) {
+    for (const auto& [slot, value] : answers.items()) {
+      Json parsed = value;
+      if (const SlotSpec* spec = slot_spec(slot); spec != nullptr && value.is_string()) {
+        auto v = parse_slot_value(*spec, value.get<std::string>());
+        if (!v) return fail(v.error().with_context("answer for '" + slot + "': "));
+        parsed = *v;
+      }
+      if (auto s = journal(event::kAnswer, {{"slot", slot}, {"value", parsed}}); !s) return s;
+      memory_["slots"][slot] = parsed;
+      answers_[slot] = parsed;
+    }
+    return {};
+  }
+
+  Result<SessionReport> execute() {
+    if (auto s = parts_.store->set_status(session_, SessionStatus::kRunning); !s) return fail(s.error());
+    if (auto end = ask_open_questions(); !end) return fail(end.error());
+    else if (*end == StepEnd::kWait) return finish(SessionStatus::kWaiting, "");
+
+    for (const std::string& id : topological_order(plan_)) {
+      const Step& step = *plan_.step(id);
+      if (auto it = finished_.find({id, kWholeStep}); it != finished_.end()) continue;
+      if (auto s = parts_.store->begin_batch(); !s) return fail(s.error());
+      batch_open_ = true;
+      auto end = run_step(step);
+      if (auto s = flush(false); !s) return fail(s.error());
+      if (!end) return fail(end.error());
+      if (*end == StepEnd::kWait) return finish(SessionStatus::kWaiting, "");
+      if (*end == StepEnd::kAbort) {
+        if (auto s = compensate(); !s) return fail(s.error());
+        return finish(SessionStatus::kAborted, error_);
+      }
+    }
+    return finish(SessionStatus::kDone, "");
+  }
+
+ private:
+  void init_memory() {
+    memory_ = {{"goal", plan_.goal},
+               {"session", session_},
+               {"slots", plan_.slots},
+               {"steps", Json::object()}};
+    report_.slots = plan_.slots;
+  }
+
+  const SlotSpec* slot_spec(const std::string& name) const {
+    for (const SlotSpec& s : plan_.slot_specs) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  // Appends one event (secrets redacted) and shows it to the sink.
+  Status journal(const char* type, Json data) {
+    auto event = parts_.store->append(session_, type, parts_.vault->redact(data));
+    if (!event) return fail(event.error().with_context("journal: "));
+    report_.head = event->hash;
+    if (sink_) sink_(*event);
+    return {};
+  }
+
+  // Makes everything journaled so far durable; reopens the batch if asked.
+  Status flush(bool reopen = true) {
+    if (batch_open_) {
+      batch_open_ = false;
+      if (auto s = parts_.store->commit_batch(); !s) return s;
+    }
+    if (reopen) {
+      if (auto s = parts_.store->begin_batch(); !s) return s;
+      batch_open_ = true;
+    }
+    return {};
+  }
+
+  Result<SessionReport> finish(SessionStatus status, const std::string& error) {
+    report_.status = status;
+    report_.error = error;
+    report_.slots = memory_["slots"];
+    report_.steps = memory_["steps"];
+    if (status != SessionStatus::kWaiting) {
+      Json summary = {{"status", to_string(status)}, {"error", error},
+                      {"actions", report_.actions}, {"compensations", report_.compensations}};
+      if (auto s = journal(event::kSessionEnded, summary); !s) return fail(s.error());
+    }
+    if (auto s = parts_.store->set_status(session_, status); !s) return fail(s.error());
+    return report_;
+  }
+
+  // Asks for the slots the planner could not fill.
+  Result<StepEnd> ask_open_questions() {
+    for (const Question& q : plan_.questions) {
+      if (memory_["slots"].contains(q.slot)) continue;
+      const SlotSpec* spec = slot_spec(q.slot);
+      QuestionRequest request{session_, q.slot, q.text, spec ? spec->choices : std::vector<std::string>{}};
+      Result<Json> value = fail(ErrorCode::kUnavailable, "");
+      for (int tries = 0; tries < 3; ++tries) {
+        auto text = parts_.approver->answer(request);
+        if (!text) break;
+        if (spec == nullptr) {
+          value = Json(*text);
+          break;
+        }
+        value = parse_slot_value(*spec, *text);
+        if (value) break;
+        request.text = q.text + " (" + value.error().message + ")";
+      }
+      if (!value) {
+        if (auto s = journal(event::kQuestion, {{"slot", q.slot}, {"text", q.text}}); !s) {
+          return fail(s.error());
+        }
+        report_.questions.push_back(q);
+        continue;
+      }
+      if (auto s = answer({{q.slot, *value}}); !s) return fail(s.error());
+    }
+    return report_.questions.empty() ? StepEnd::kDone : StepEnd::kWait;
+  }
+
+  Result<StepEnd> run_step(const Step& step) {
+    memory_.erase("item");
+    memory_.erase("index");
+    if (!step.when.empty()) {
+      auto go = sandbox_.test(step.when, memory_);
+      if (!go) return fail_step(step, kWholeStep, go.error().with_context("when: "));
+      if (!*go) return skip({step.id, kWholeStep}, "when is false: " + step.when);
+    }
+    Json result;
+    if (!step.for_each.empty()) {
+      auto list = sandbox_.eval(step.for_each, memory_);
+      if (!list) return fail_step(step, kWholeStep, list.error().with_context("for_each: "));
+      if (list->is_object() && list->empty()) *list = Json::array();
+      if (!list->is_array()) {
+        return fail_step(step, kWholeStep,
+                         Error{ErrorCode::kFailedPrecondition,
+                               "for_each: expected a list, got " + truncate(list->dump())});
+      }
+      result = Json::array();
+      for (size_t i = 0; i < list->size(); ++i) {
+        ItemKey key{step.id, static_cast<int>(i)};
+        if (auto it = finished_.find(key); it != finished_.end()) {
+          result.push_back(it->second["result"]);
+          continue;
+        }
+        memory_["item"] = (*list)[i];
+        memory_["index"] = i + 1;
+        auto end = run_body(step, key);
+        if (!end) return fail(end.error());
+        if (*end == StepEnd::kAbort || *end == StepEnd::kWait) return *end;
+        result.push_back(finished_[key]["result"]);
+      }
+      memory_.erase("item");
+      memory_.erase("index");
+    } else {
+      auto end = run_body(step, {step.id, kWholeStep});
+      if (!end) return fail(end.error());
+      if (*end != StepEnd::kDone) return *end;
+      return StepEnd::kDone;  // run_body recorded the whole step
+    }
+    return complete({step.id, kWholeStep}, result);
+  }
+
+  // Runs one execution of the step's body, applying on_fail to failures.
+  Result<StepEnd> run_body(const Step& step, const ItemKey& key) {
+    while (true) {
+      Result<Json> result = body(step, key);
+      if (waiting_) return StepEnd::kWait;
+      if (result) {
+        if (auto s = complete(key, *result); !s) return fail(s.error());
+        return StepEnd::kDone;
+      }
+      auto end = fail_step(step, key.item, result.error());
+      if (!end || *end != StepEnd::kRetry) return end;  // skipped, aborted or waiting
+    }
+  }
+
+  Result<StepEnd> complete(const ItemKey& key, const Json& result) {
+    Json state = {{"state", "done"}, {"result", result}};
+    if (auto s = journal(event::kStepState,
+                         {{"step", key.step}, {"item", key.item}, {"state", "done"}, {"result", result}});
+        !s) {
+      return fail(s.error());
+    }
+    finished_[key] = state;
+    if (key.item == kWholeStep) memory_["steps"][key.step] = state;
+    return StepEnd::kDone;
+  }
+
+  Result<StepEnd> skip(const ItemKey& key, const std::string& why) {
+    Json state = {{"state", "skipped"}, {"result", nullptr}};
+    if (auto s = journal(event::kStepState, {{"step", key.step}, {"item", key.item},
+                                             {"state", "skipped"}, {"detail", why}});
+        !s) {
+      return fail(s.error());
+    }
+    finished_[key] = state;
+    if (key.item == kWholeStep) memory_["steps"][key.step] = state;
+    return StepEnd::kSkipped;
+  }
+
+  // Applies the step's on_fail to an error: kRetry (a person said so),
+  // kSkipped, or kAbort.
+  Result<StepEnd> fail_step(const Step& step, int item, const Error& error) {
+    ItemKey key{step.id, item};
+    std::string message = describe(key) + ": " + error.message;
+    if (!step.loc.file.empty()) message += " (" + step.loc.str() + ")";
+    OnFail on_fail = step.on_fail;
+    if (on_fail == OnFail::kAsk) {
+      QuestionRequest request{session_, "", message + " — retry, skip or abort?",
+                              {"retry", "skip", "abort"}};
+      auto answer = parts_.approver->answer(request);
+      std::string choice = answer ? *answer : "abort";
+      if (choice == "retry" || choice == "r") return StepEnd::kRetry;
+      if (choice == "skip" || choice == "s") on_fail = OnFail::kSkip;
+      else on_fail = OnFail::kAbort;
+    }
+    if (on_fail == OnFail::kSkip) {
+      return skip(key, "failed: " + error.message);
+    }
+    if (auto s = journal(event::kStepState, {{"step", step.id}, {"item", item}, {"state", "failed"},
+                                             {"error", error.message},
+                                             {"code", to_string(error.code)}});
+        !s) {
+      return fail(s.error());
+    }
+    error_ = message;
+    return StepEnd::kAbort;
+  }
+
+  Result<Json> body(const Step& step, const ItemKey& key) {
+    switch (step.kind) {
+      case StepKind::kCompute: return sandbox_.run(step.compute, memory_);
+      case StepKind::kAsk: return ask_step(step);
+      case StepKind::kAction: return act(step, key);
+    }
+    return fail(ErrorCode::kInternal, "unknown step kind");
+  }
+
+  Result<Json> ask_step(const Step& step) {
+    std::string slot = step.ask_slot.empty() ? step.id : step.ask_slot;
+    if (auto it = answers_.find(slot); it != answers_.end()) return it->second;
+    if (!step.ask_slot.empty() && memory_["slots"].contains(step.ask_slot)) {
+      return memory_["slots"][step.ask_slot];
+    }
+    auto text = parts_.approver->answer({session_, slot, step.ask, {}});
+    if (!text) {
+      if (auto s = journal(event::kQuestion, {{"slot", slot}, {"text", step.ask}, {"step", step.id}}); !s) {
+        return fail(s.error());
+      }
+      report_.questions.push_back({slot, step.ask});
+      waiting_ = true;
+      return fail(ErrorCode::kUnavailable, "waiting for an answer");
+    }
+    Json value = *text;
+    if (const SlotSpec* spec = slot_spec(step.ask_slot)) {
+      auto parsed = parse_slot_value(*spec, *text);
+      if (!parsed) return fail(parsed.error());
+      value = *parsed;
+    }
+    if (!step.ask_slot.empty()) {
+      if (auto s = answer({{step.ask_slot, value}}); !s) return fail(s.error());
+    }
+    return value;
+  }
+
+  // Guard chain, approval and journal for one call. Returns an error when the
+  // call may not run.
+  Status authorize(const ActionCall& call, const ActionSpec& spec, Connector& connector,
+                   const Step* step, const ItemKey& key, bool compensation) {
+    GuardContext context;
+    context.session = session_;
+    context.principal = principal_;
+    context.spec = &spec;
+    context.plan = &plan_;
+    context.step = step;
+    context.expected = {{"action", call.action}, {"args", call.args}};
+    context.slots = memory_["slots"];
+    context.usage = &usage_;
+    context.sandbox = &sandbox_;
+    if (spec.supports_dry_run) {
+      context.dry_run = [&connector, &call] { return connector.dry_run(call); };
+    }
+    std::vector<Decision> decisions = parts_.guards->check(call, context);
+    Json list = Json::array();
+    for (const Decision& d : decisions) {
+      list.push_back({{"guard", d.guard}, {"verdict", to_string(d.verdict)}, {"reason", d.reason}});
+    }
+    Json data = {{"step", key.step}, {"item", key.item}, {"action", call.action}, {"decisions", list}};
+    if (compensation) data["compensation"] = true;
+    if (auto s = journal(event::kGuardDecision, data); !s) return s;
+    if (decisions.empty()) return fail(ErrorCode::kDenied, "no guard allowed " + call.action);
+    const Decision& final = decisions.back();
+    if (final.verdict == Verdict::kDeny) {
+      ++report_.denials;
+      return fail(ErrorCode::kDenied,
+                  fmt::format("{} guard denied {}: {}", final.guard, call.action, final.reason));
+    }
+    if (final.verdict == Verdict::kAsk) {
+      ApprovalDecision decision;
+      if (yes_to_all_.contains(call.action)) {
+        decision = {ApprovalAnswer::kYes, "earlier yes-to-all", "approved for the whole session"};
+      } else {
+        ++report_.approvals_asked;
+        // Flush first: the person may take a while, and what led here is durable.
+        if (auto s = flush(); !s) return s;
+        auto asked = parts_.approver->approve({session_, key.step, call.action, spec.effect,
+                                               parts_.vault->redact(call.args), final.reason,
+                                               parts_.vault->redact(final.preview)});
+        if (!asked) return fail(asked.error());
+        decision = *asked;
+        if (decision.approved()) ++report_.approvals_granted;
+      }
+      const char* answer = decision.answer == ApprovalAnswer::kYesToAll ? "all"
+                           : decision.approved()                        ? "yes"
+                                                                        : "no";
+      if (auto s = journal(event::kApproval,
+                           {{"step", key.step}, {"item", key.item}, {"action", call.action},
+                            {"args", call.args}, {"approved", decision.approved()},
+                            {"answer", answer}, {"by", decision.by}, {"reason", decision.reason}});
+          !s) {
+        return s;
+      }
+      if (decision.answer == ApprovalAnswer::kYesToAll) yes_to_all_.insert(call.action);
+      if (!decision.approved()) {
+        return fail(ErrorCode::kDenied, fmt::format("{} was not approved (by {}: {})", call.action,
+                                                    decision.by, decision.reason));
+      }
+    }
+    pending_charges_ = context.policy.charges;
+    return {};
+  }
+
+  // Sends the call, retrying retryable errors when that is safe.
+  Result<Json> send(const ActionCall& call, const ActionSpec& spec, Connector& connector,
+                    const RetryPolicy& retry, bool retry_allowed, const ItemKey& key) {
+    int attempts = retry_allowed ? std::max(1, retry.max_attempts) : 1;
+    for (int attempt = 1;; ++attempt) {
+      Json started = {{"step", key.step}, {"item", key.item}, {"action", call.action},
+                      {"args", call.args}, {"attempt", attempt}};
+      if (!call.idempotency_key.empty()) started["idempotency_key"] = call.idempotency_key;
+      if (attempt == 1 && !pending_charges_.empty()) {
+        started["charges"] = to_json(pending_charges_);
+        ergon::apply(usage_, pending_charges_);
+        pending_charges_.clear();
+      }
+      if (auto s = journal(event::kActionStarted, started); !s) return fail(s.error());
+      // The request must not reach the system before the journal knows it was sent.
+      if (spec.effect != Effect::kRead) {
+        if (auto s = flush(); !s) return fail(s.error());
+      }
+      ++report_.actions;
+      Result<Json> result = connector.execute(call);
+      Json outcome = {{"step", key.step}, {"item", key.item}, {"action", call.action},
+                      {"args", call.args}, {"attempt", attempt}, {"ok", result.has_value()}};
+      if (result) {
+        outcome["result"] = *result;
+      } else {
+        outcome["error"] = result.error().message;
+        outcome["retryable"] = result.error().retryable();
+      }
+      if (auto s = journal(event::kOutcome, outcome); !s) return fail(s.error());
+      if (result || !result.error().retryable() || attempt >= attempts) {
+        if (!result && result.error().retryable() && attempts > 1) {
+          return fail(result.error().with_context(fmt::format("after {} attempts: ", attempt)));
+        }
+        return result;
+      }
+      double backoff = retry.initial_backoff_ms * std::pow(retry.multiplier, attempt - 1);
+      backoff = std::min<double>(backoff, retry.max_backoff_ms);
+      ++report_.retries;
+      if (auto s = flush(); !s) return fail(s.error());
+      parts_.clock->sleep_for(std::chrono::milliseconds(static_cast<int64_t>(backoff)));
+    }
+  }
+
+  Result<Json> act(const Step& step, const ItemKey& key) {
+    auto found = parts_.connectors->find(step.action);
+    if (!found) return fail(found.error());
+    auto [connector, spec] = *found;
+
+    auto args = sandbox_.render(step.with, memory_);
+    if (!args) return fail(args.error().with_context("arguments: "));
+    ActionCall call{spec->name, std::move(*args), ""};
+    if (!spec->idempotency_key.empty()) {
+      Json env = {{"args", call.args}, {"session", session_}, {"step", key.step}, {"item", key.item}};
+      auto rendered = sandbox_.render(Json(spec->idempotency_key), env);
+      if (!rendered) return fail(rendered.error().with_context("idempotency_key: "));
+      call.idempotency_key = rendered->is_string() ? rendered->get<std::string>() : rendered->dump();
+    }
+
+    // Resume: the journal may already hold this call's outcome, or show it
+    // was sent without an outcome.
+    Result<Json> result = fail(ErrorCode::kInternal, "not sent");
+    if (auto done = results_.find(key); done != results_.end()) {
+      result = done->second;
+    } else if (auto flight = in_flight_.find(key); flight != in_flight_.end()) {
+      auto recovered = recover_in_flight(call, *spec, *connector, step, key, flight->second);
+      if (!recovered) return recovered;
+      result = std::move(recovered);
+    } else {
+      if (auto s = authorize(call, *spec, *connector, &step, key, false); !s) return fail(s.error());
+      if (spec->effect == Effect::kIrreversible) {
+        Json intent = {{"step", key.step}, {"item", key.item}, {"action", call.action},
+                       {"args", call.args}, {"idempotency_key", call.idempotency_key}};
+        if (auto s = journal(event::kIntent, intent); !s) return fail(s.error());
+      }
+      bool retry_allowed = step.on_fail == OnFail::kRetry || spec->effect == Effect::kRead ||
+                           !call.idempotency_key.empty();
+      result = send(call, *spec, *connector, step.retry, retry_allowed, key);
+      if (!result) return result;
+      if (spec->effect == Effect::kIrreversible) {
+        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item},
+                                            {"action", call.action}});
+            !s) {
+          return fail(s.error());
+        }
+      }
+      remember_for_saga(key, call.action, call.args, *result);
+    }
+    if (auto ok = verify(*spec, step, call.args, *result); !ok) return fail(ok.error());
+    return result;
+  }
+
+  // An action sent before a crash with no recorded outcome: re-send only when
+  // that is safe; otherwise a person says what happened.
+  Result<Json> recover_in_flight(const ActionCall& call, const ActionSpec& spec,
+                                 Connector& connector, const Step& step, const ItemKey& key,
+                                 const InFlight& flight) {
+    ActionCall resend = call;
+    resend.args = flight.args;
+    resend.idempotency_key = flight.idempotency_key;
+    if (spec.effect == Effect::kRead || !flight.idempotency_key.empty()) {
+      if (auto s = authorize(resend, spec, connector, &step, key, false); !s) return fail(s.error());
+      auto result = send(resend, spec, connector, step.retry, true, key);
+      if (!result) return result;
+      if (spec.effect == Effect::kIrreversible) {
+        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item},
+                                            {"action", call.action}, {"recovered", true}});
+            !s) {
+          return fail(s.error());
+        }
+      }
+      remember_for_saga(key, resend.action, resend.args, *result);
+      return result;
+    }
+    std::string question = fmt::format(
+        "{} was sending {} {} when ergon stopped; it may or may not have happened. Check the "
+        "system, then answer: happened, retry or abort",
+        describe(key), call.action, truncate(parts_.vault->redact(flight.args).dump()));
+    std::string slot = "recover:" + key.step + (key.item == kWholeStep ? "" : ":" + std::to_string(key.item));
+    std::string choice;
+    if (auto it = answers_.find(slot); it != answers_.end() && it->second.is_string()) {
+      choice = it->second.get<std::string>();
+    } else if (auto text = parts_.approver->answer({session_, slot, question, {"happened", "retry", "abort"}})) {
+      choice = *text;
+    } else {
+      if (auto s = journal(event::kQuestion, {{"slot", slot}, {"text", question}, {"step", key.step}}); !s) {
+        return fail(s.error());
+      }
+      report_.questions.push_back({slot, question});
+      waiting_ = true;
+      return fail(ErrorCode::kUnavailable, "waiting for a person");
+    }
+    if (auto s = journal(event::kAnswer, {{"slot", slot}, {"value", choice}}); !s) return fail(s.error());
+    if (choice == "happened") {
+      Json result = Json::object();
+      if (auto s = journal(event::kOutcome, {{"step", key.step}, {"item", key.item}, {"action", call.action},
+                                             {"args", flight.args}, {"ok", true}, {"result", result},
+                                             {"confirmed_by_person", true}});
+          !s) {
+        return fail(s.error());
+      }
+      if (spec.effect == Effect::kIrreversible) {
+        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item}, {"action", call.action}}); !s) {
+          return fail(s.error());
+        }
+      }
+      remember_for_saga(key, resend.action, resend.args, result);
+      return result;
+    }
+    if (choice == "retry") {
+      if (auto s = authorize(resend, spec, connector, &step, key, false); !s) return fail(s.error());
+      auto result = send(resend, spec, connector, step.retry, false, key);
+      if (result) remember_for_saga(key, resend.action, resend.args, *result);
+      return result;
+    }
+    return fail(ErrorCode::kAborted, "a person chose to abort after an interrupted " + call.action);
+  }
+
+  Status verify(const ActionSpec& spec, const Step& step, const Json& args, const Json& result) {
+    if (!spec.expect.empty()) {
+      Json env = {{"args", args}, {"result", result}};
+      auto ok = sandbox_.test(spec.expect, env);
+      if (!ok) return fail(ok.error().with_context("expect of " + spec.name + ": "));
+      if (!*ok) {
+        return fail(ErrorCode::kFailedPrecondition,
+                    fmt::format("{} did not have its expected effect ({}); result: {}", spec.name,
+                                spec.expect, truncate(result.dump())));
+      }
+    }
+    if (!step.expect.empty()) {
+      memory_["result"] = result;
+      memory_["args"] = args;
+      auto ok = sandbox_.test(step.expect, memory_);
+      memory_.erase("result");
+      memory_.erase("args");
+      if (!ok) return fail(ok.error().with_context("expect: "));
+      if (!*ok) {
+        return fail(ErrorCode::kFailedPrecondition,
+                    fmt::format("expectation failed: {}; result: {}", step.expect,
+                                truncate(result.dump())));
+      }
+    }
+    return {};
+  }
+
+  void remember_for_saga(const ItemKey& key, const std::string& action, const Json& args,
+                         const Json& result) {
+    auto found = parts_.connectors->find(action);
+    if (!found || !found->second->compensate) return;
+    std::erase_if(saga_, [&](const SagaEntry& s) { return s.key == key; });
+    saga_.push_back({key, action, args, result});
+  }
+
+  // Undoes completed reversible actions, newest first. A compensation that
+  // fails is journaled and reported; the others still run.
+  Status compensate() {
+    if (auto s = flush(); !s) return s;
+    while (!saga_.empty()) {
+      SagaEntry entry = saga_.back();
+      saga_.pop_back();
+      auto original = parts_.connectors->find(entry.action);
+      if (!original) continue;
+      const Compensation& how = *original->second->compensate;
+      auto target = parts_.connectors->find(how.action);
+      Json data = {{"step", entry.key.step}, {"item", entry.key.item}, {"action", how.action},
+                   {"undoes", entry.action}};
+      auto args = sandbox_.render(how.with, {{"args", entry.args}, {"result", entry.result}});
+      Status status;
+      Result<Json> result = fail(ErrorCode::kInternal, "");
+      if (!target) {
+        status = fail(target.error());
+      } else if (!args) {
+        status = fail(args.error());
+      } else {
+        ActionCall call{how.action, *args, ""};
+        data["args"] = call.args;
+        status = authorize(call, *target->second, *target->first, nullptr, entry.key, true);
+        if (status) {
+          RetryPolicy retry;
+          result = send(call, *target->second, *target->first, retry, true, entry.key);
+          if (!result) status = fail(result.error());
+        }
+      }
+      data["ok"] = status.has_value();
+      if (status) {
+        data["result"] = *result;
+      } else {
+        data["error"] = status.error().message;
+        error_ += "; compensation " + how.action + " failed: " + status.error().message;
+      }
+      if (auto s = journal(event::kCompensation, data); !s) return s;
+      ++report_.compensations;
+      if (auto s = flush(); !s) return s;
+    }
+    return flush(false);
+  }
+
+  const EngineParts& parts_;
+  const std::function<void(const Event&)>& sink_;
+  std::string session_;
+  Principal principal_;
+  Plan plan_;
+  Json memory_ = Json::object();
+  Sandbox sandbox_;
+  PolicyUsage usage_;
+  std::vector<PolicyCharge> pending_charges_;
+  std::set<std::string> yes_to_all_;
+  std::map<ItemKey, Json> finished_;  // {state, result} of done or skipped executions
+  std::map<ItemKey, Json> results_;   // action results journaled, step not yet finished
+  std::map<ItemKey, InFlight> in_flight_;
+  std::map<std::string, Json> answers_;
+  std::vector<SagaEntry> saga_;
+  SessionReport report_;
+  std::string error_;
+  std::string ended_;
+  bool waiting_ = false;
+  bool batch_open_ = false;
+};
+
+Engine::Engine(EngineParts parts) : parts_(parts) {}
+Engine::~Engine() = default;
+
+void Engine::on_event(std::function<void(const Event&)> sink) { sink_ = std::move(sink); }
+
+Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id) {
+  if (auto s = validate_plan(plan, parts_.workspace->action_names()); !s) return fail(s.error());
+  std::string id = session_id.empty() ? new_session_id() : session_id;
+  auto created = parts_.store->create_session(id, plan.goal, parts_.workspace->dir);
+  if (!created) return fail(created.error());
+  Run run(parts_, sink_, id);
+  if (auto s = run.begin(plan); !s) return fail(s.error());
+  return run.execute();
+}
+
+Result<SessionReport> Engine::resume(const std::string& session_id, const Json& answers) {
+  auto events = parts_.store->events(session_id);
+  if (!events) return fail(events.error());
+  if (events->empty()) {
+    return fail(ErrorCode::kNotFound, "session " + session_id + " has no events");
+  }
+  if (auto s = verify_chain(*events); !s) {
+    return fail(s.error().with_context("refusing to resume " + session_id + ": journal does not verify: "));
+  }
+  Run run(parts_, sink_, session_id);
+  if (auto s = run.replay(*events); !s) return fail(s.error());
+  if (!run.ended().empty()) {
+    return fail(ErrorCode::kFailedPrecondition,
+                "session " + session_id + " already ended (" + run.ended() + "); nothing to resume");
+  }
+  if (auto s = run.answer(answers); !s) return fail(s.error());
+  return run.execute();
+}
+
+}  // namespace ergon
