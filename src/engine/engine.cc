@@ -760,7 +760,9 @@ Engine::~Engine() = default;
 void Engine::on_event(std::function<void(const Event&)> sink) { sink_ = std::move(sink); }
 
 Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id) {
-  if (auto s = validate_plan(plan, parts_.workspace->action_names()); !s) return fail(s.error());
+  std::vector<std::string> known;
+  for (const ActionSpec* spec : parts_.connectors->all_actions()) known.push_back(spec->name);
+  if (auto s = validate_plan(plan, known); !s) return fail(s.error());
   std::string id = session_id.empty() ? new_session_id() : session_id;
   auto created = parts_.store->create_session(id, plan.goal, parts_.workspace->dir);
   if (!created) return fail(created.error());
