@@ -140,6 +140,7 @@ class Engine::Run {
         if (d.value("ok", false)) {
           in_flight_.erase(key);
           results_[key] = d.value("result", Json());
+          if (d.value("confirmed_by_person", false)) confirmed_by_person_.insert(key);
           remember_for_saga(key, d.value("action", ""), d.value("args", Json::object()),
                             results_[key]);
         } else {
@@ -583,7 +584,11 @@ class Engine::Run {
       }
       remember_for_saga(key, call.action, call.args, *result);
     }
-    if (auto ok = verify(*spec, step, call.args, *result); !ok) return fail(ok.error());
+    // A person who says an interrupted action happened vouches for its effect;
+    // there is no result to check.
+    if (!confirmed_by_person_.contains(key)) {
+      if (auto ok = verify(*spec, step, call.args, *result); !ok) return fail(ok.error());
+    }
     return result;
   }
 
@@ -642,6 +647,7 @@ class Engine::Run {
         }
       }
       remember_for_saga(key, resend.action, resend.args, result);
+      confirmed_by_person_.insert(key);
       return result;
     }
     if (choice == "retry") {
@@ -745,6 +751,7 @@ class Engine::Run {
   std::map<ItemKey, Json> finished_;  // {state, result} of done or skipped executions
   std::map<ItemKey, Json> results_;   // action results journaled, step not yet finished
   std::map<ItemKey, InFlight> in_flight_;
+  std::set<ItemKey> confirmed_by_person_;  // outcomes a person vouched for, without a result
   std::map<std::string, Json> answers_;
   std::vector<SagaEntry> saga_;
   SessionReport report_;

@@ -25,7 +25,9 @@ class BadInputTest : public ::testing::Test {
 
   RunResult ergon(std::vector<std::string> args) const {
     args.insert(args.begin(), {bin("ergon"), "-w", workspace_});
-    return testing::run(args);
+    testing::RunOptions options;
+    options.env = {{"ACME_CLOUD_TOKEN", "unused-token"}, {"ACME_CLOUD_URL", "http://127.0.0.1:9"}};
+    return testing::run(args, options);
   }
 
   // Replaces the first occurrence of `from` in a workspace file.

@@ -68,7 +68,8 @@ class CloudCostTest : public ::testing::Test {
   // id -> "size/state" of every instance of the given env ("" for all).
   std::map<std::string, std::string> instances(const std::string& env = "") const {
     std::map<std::string, std::string> out;
-    for (const Json& i : get("/v1/instances")["instances"]) {
+    Json list = get("/v1/instances");
+    for (const Json& i : list["instances"]) {
       if (env.empty() || i["tags"]["env"] == env) {
         out[i["id"].get<std::string>()] = i["size"].get<std::string>() + "/" + i["state"].get<std::string>();
       }
@@ -79,7 +80,8 @@ class CloudCostTest : public ::testing::Test {
   // Non-GET requests the service received, in order.
   std::vector<Json> calls() const {
     std::vector<Json> out;
-    for (const Json& c : get("/_control/calls")["calls"]) out.push_back(c);
+    Json log = get("/_control/calls");
+    for (const Json& c : log["calls"]) out.push_back(c);
     return out;
   }
 
@@ -205,15 +207,20 @@ TEST_F(CloudCostTest, ServiceUnavailableIsRetried) {
 }
 
 TEST_F(CloudCostTest, BadRequestIsNotRetriedAndExplained) {
-  std::string id;
-  for (const Json& i : get("/v1/instances")["instances"]) {
-    if (i["tags"]["env"] != "prod") id = i["id"];
+  // Valid for the schema, refused by the service: resizing across families.
+  Json list = get("/v1/instances");
+  Json target;
+  for (const Json& i : list["instances"]) {
+    if (i["tags"]["env"] != "prod" && i["size"].get<std::string>().starts_with("m5.")) target = i;
   }
+  ASSERT_TRUE(target.is_object());
   std::string plan = write_plan(Json::array(
       {{{"id", "grow"},
         {"do", "cloud.resize_instance"},
         {"on_fail", "retry"},
-        {"with", {{"id", id}, {"env", "dev"}, {"size", "m9.colossal"}, {"from_size", "m5.large"}}}}}));
+        {"with",
+         {{"id", target["id"]}, {"env", target["tags"]["env"]}, {"size", "c5.large"},
+          {"from_size", target["size"]}}}}}));
   RunResult r = ergon({"run", "--yes", "--plan", plan});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("HTTP 400"), std::string::npos) << r.out;
@@ -243,7 +250,7 @@ TEST_F(CloudCostTest, TamperedJournalFailsAudit) {
 TEST_F(CloudCostTest, KilledDuringIrreversibleActionResumesWithoutRepeating) {
   // The reservation request hangs long enough for the test to kill ergon.
   post("/_control/faults", {{"method", "POST"}, {"path_prefix", "/v1/reservations"},
-                            {"delay_ms", 4000}, {"count", 1}});
+                            {"delay_ms", 4000}, {"status", 0}, {"count", 1}});
   Child run({bin("ergon"), "-w", workspace_, "run", "--yes", kGoal}, options());
   std::string session;
   for (int i = 0; i < 300 && session.empty(); ++i) {
@@ -275,7 +282,7 @@ TEST_F(CloudCostTest, KilledDuringIrreversibleActionResumesWithoutRepeating) {
 
 TEST_F(CloudCostTest, KilledDuringWriteWithoutKeyAsksAPerson) {
   post("/_control/faults", {{"method", "POST"}, {"path_prefix", "/v1/instances"},
-                            {"delay_ms", 4000}, {"count", 1}});
+                            {"delay_ms", 4000}, {"status", 0}, {"count", 1}});
   Child run({bin("ergon"), "-w", workspace_, "run", "--yes", kGoal}, options());
   bool seen = false;
   for (int i = 0; i < 300 && !seen; ++i) {
