@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ergon/clock.h"
@@ -45,13 +46,33 @@ struct Event {
   Json body() const;
 };
 
-// Computes the chain hash of `event` given the previous hash.
+// The prev_hash of a session's first event, and the head of an empty session.
+inline constexpr char kGenesisHash[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Computes the chain hash of `event` given the previous hash: the lowercase hex
+// SHA-256 of the 64 hex characters of `prev_hash` followed by the canonical
+// JSON of event.body(). `event.prev_hash` and `event.hash` are not read.
 std::string chain_hash(const std::string& prev_hash, const Event& event);
+
+// For stores, which hold an event's data already serialised: the canonical
+// JSON of event.body() built around `canonical_data` (= canonical_json(
+// event.data), which is not read again), and the chain hash of such a body.
+// chain_hash(p, e) == chain_hash(p, canonical_body(e, canonical_json(e.data))).
+std::string canonical_body(const Event& event, std::string_view canonical_data);
+std::string chain_hash(const std::string& prev_hash, std::string_view canonical_body);
 
 // Recomputes a session's chain. Error (kFailedPrecondition) names the first
 // event whose seq, link or hash does not match: an edited, deleted or reordered
 // event is always detected.
 Status verify_chain(const std::vector<Event>& events);
+
+class Store;
+
+// verify_chain over the session's events, plus the session row: its event count
+// and head hash must match the last event, so deleting events from the end of
+// the chain is detected too. Correct while another thread or process appends.
+Status verify_session(Store& store, const std::string& session);
 
 enum class SessionStatus { kRunning, kWaiting, kDone, kFailed, kAborted };
 const char* to_string(SessionStatus status);
@@ -65,7 +86,7 @@ struct SessionInfo {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   int64_t events = 0;
-  std::string head;  // hash of the last event
+  std::string head;  // hash of the last event; kGenesisHash before the first
 };
 
 // Durable storage of sessions and their events. Implementations are safe for
@@ -79,8 +100,7 @@ class Store {
                                              const std::string& workspace) = 0;
   // Appends an event: assigns seq, time, prev_hash and hash. Durable on return
   // unless inside a batch (see begin_batch).
-  virtual Result<Event> append(const std::string& session, const std::string& type,
-                               Json data) = 0;
+  virtual Result<Event> append(const std::string& session, const std::string& type, Json data) = 0;
   // Groups the appends until commit_batch into one transaction: a crash loses
   // the whole group or nothing, never part of it.
   virtual Status begin_batch() = 0;
@@ -92,7 +112,14 @@ class Store {
   virtual Result<std::vector<Event>> events(const std::string& session) = 0;
 };
 
-// Opens (creating if needed) the SQLite store at `path`, WAL mode.
+// Opens (creating if needed, with its parent directories) the SQLite store at
+// `path`, WAL mode. `clock` stamps events and must outlive the store.
+// A committed event survives a crash or kill -9 of the process; a power loss
+// may roll back the last commits whole (synchronous=NORMAL), never corrupt.
+// A batch is owned by the thread that began it and holds the file's write lock
+// until commit_batch: other threads of the process wait for it, other
+// processes' writes wait up to 5 s and then fail kUnavailable — so keep a batch
+// short and never hold one across a call to the outside world.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Clock& clock);
 
 }  // namespace ergon
