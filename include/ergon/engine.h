@@ -59,7 +59,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Called for every journaled event, after it is appended (for live output).
+  // Called for every event as it is recorded, for live output. Its seq and
+  // hash are assigned when it is committed to the journal, at the next commit
+  // point (before anything that changes the world or asks a person).
   void on_event(std::function<void(const Event&)> sink);
 
   // Starts a new session for `plan` (validated first). `session_id` empty →

@@ -15,6 +15,8 @@ namespace ergon {
 namespace {
 
 constexpr int kWholeStep = -1;
+// How long events of read-only steps may wait in memory before a commit.
+constexpr int64_t kCommitIntervalMs = 50;
 
 // Identifies one execution of a step: the whole step, or one for_each item.
 struct ItemKey {
@@ -100,7 +102,8 @@ class Engine::Run {
         !s) {
       return s;
     }
-    return journal(event::kPlanMade, {{"plan", to_json(plan_)}});
+    if (auto s = journal(event::kPlanMade, {{"plan", to_json(plan_)}}); !s) return s;
+    return commit();
   }
 
   // Rebuilds the session's state from its journal.
@@ -188,11 +191,11 @@ class Engine::Run {
     for (const std::string& id : topological_order(plan_)) {
       const Step& step = *plan_.step(id);
       if (auto it = finished_.find({id, kWholeStep}); it != finished_.end()) continue;
-      if (auto s = parts_.store->begin_batch(); !s) return fail(s.error());
-      batch_open_ = true;
       auto end = run_step(step);
-      if (auto s = flush(false); !s) return fail(s.error());
       if (!end) return fail(end.error());
+      if (parts_.clock->now_ms() - last_commit_ms_ >= kCommitIntervalMs) {
+        if (auto s = commit(); !s) return fail(s.error());
+      }
       if (*end == StepEnd::kWait) return finish(SessionStatus::kWaiting, "");
       if (*end == StepEnd::kAbort) {
         if (auto s = compensate(); !s) return fail(s.error());
@@ -218,25 +221,31 @@ class Engine::Run {
     return nullptr;
   }
 
-  // Appends one event (secrets redacted) and shows it to the sink.
+  // Records one event (secrets redacted) and shows it to the sink. Events
+  // are buffered and written in one transaction at the next commit point, so
+  // the store's write lock is never held across a call to the outside world.
   Status journal(const char* type, Json data) {
-    auto event = parts_.store->append(session_, type, parts_.vault->redact(data));
-    if (!event) return fail(event.error().with_context("journal: "));
-    report_.head = event->hash;
-    if (sink_) sink_(*event);
+    Json redacted = parts_.vault->redact(data);
+    if (sink_) sink_(Event{0, session_, type, parts_.clock->now_ms(), redacted, "", ""});
+    pending_.emplace_back(type, std::move(redacted));
     return {};
   }
 
-  // Makes everything journaled so far durable; reopens the batch if asked.
-  Status flush(bool reopen = true) {
-    if (batch_open_) {
-      batch_open_ = false;
-      if (auto s = parts_.store->commit_batch(); !s) return s;
+  // A commit point: everything recorded so far becomes durable. Called before
+  // any action that changes the world, before a person is asked, before a
+  // backoff sleep and when the session stops; after read steps only once
+  // kCommitIntervalMs has passed (a crash re-runs those reads on resume).
+  Status commit() {
+    if (pending_.empty()) return {};
+    if (auto s = parts_.store->begin_batch(); !s) return fail(s.error().with_context("journal: "));
+    for (auto& [type, data] : pending_) {
+      auto event = parts_.store->append(session_, type, std::move(data));
+      if (!event) return fail(event.error().with_context("journal: "));
+      report_.head = event->hash;
     }
-    if (reopen) {
-      if (auto s = parts_.store->begin_batch(); !s) return s;
-      batch_open_ = true;
-    }
+    pending_.clear();
+    last_commit_ms_ = parts_.clock->now_ms();
+    if (auto s = parts_.store->commit_batch(); !s) return fail(s.error().with_context("journal: "));
     return {};
   }
 
@@ -250,6 +259,7 @@ class Engine::Run {
                       {"actions", report_.actions}, {"compensations", report_.compensations}};
       if (auto s = journal(event::kSessionEnded, summary); !s) return fail(s.error());
     }
+    if (auto s = commit(); !s) return fail(s.error());
     if (auto s = parts_.store->set_status(session_, status); !s) return fail(s.error());
     return report_;
   }
@@ -262,6 +272,7 @@ class Engine::Run {
       QuestionRequest request{session_, q.slot, q.text, spec ? spec->choices : std::vector<std::string>{}};
       Result<Json> value = fail(ErrorCode::kUnavailable, "");
       for (int tries = 0; tries < 3; ++tries) {
+        if (auto s = commit(); !s) return fail(s.error());
         auto text = parts_.approver->answer(request);
         if (!text) break;
         if (spec == nullptr) {
@@ -375,6 +386,7 @@ class Engine::Run {
     if (on_fail == OnFail::kAsk) {
       QuestionRequest request{session_, "", message + " — retry, skip or abort?",
                               {"retry", "skip", "abort"}};
+      if (auto s = commit(); !s) return fail(s.error());
       auto answer = parts_.approver->answer(request);
       std::string choice = answer ? *answer : "abort";
       if (choice == "retry" || choice == "r") return StepEnd::kRetry;
@@ -409,6 +421,7 @@ class Engine::Run {
     if (!step.ask_slot.empty() && memory_["slots"].contains(step.ask_slot)) {
       return memory_["slots"][step.ask_slot];
     }
+    if (auto s = commit(); !s) return fail(s.error());
     auto text = parts_.approver->answer({session_, slot, step.ask, {}});
     if (!text) {
       if (auto s = journal(event::kQuestion, {{"slot", slot}, {"text", step.ask}, {"step", step.id}}); !s) {
@@ -469,7 +482,7 @@ class Engine::Run {
       } else {
         ++report_.approvals_asked;
         // Flush first: the person may take a while, and what led here is durable.
-        if (auto s = flush(); !s) return s;
+        if (auto s = commit(); !s) return s;
         auto asked = parts_.approver->approve({session_, key.step, call.action, spec.effect,
                                                parts_.vault->redact(call.args), final.reason,
                                                parts_.vault->redact(final.preview)});
@@ -513,7 +526,7 @@ class Engine::Run {
       if (auto s = journal(event::kActionStarted, started); !s) return fail(s.error());
       // The request must not reach the system before the journal knows it was sent.
       if (spec.effect != Effect::kRead) {
-        if (auto s = flush(); !s) return fail(s.error());
+        if (auto s = commit(); !s) return fail(s.error());
       }
       ++report_.actions;
       Result<Json> result = connector.execute(call);
@@ -526,6 +539,10 @@ class Engine::Run {
         outcome["retryable"] = result.error().retryable();
       }
       if (auto s = journal(event::kOutcome, outcome); !s) return fail(s.error());
+      // Without this outcome a resume would have to ask a person what happened.
+      if (spec.effect != Effect::kRead) {
+        if (auto s = commit(); !s) return fail(s.error());
+      }
       if (result || !result.error().retryable() || attempt >= attempts) {
         if (!result && result.error().retryable() && attempts > 1) {
           return fail(result.error().with_context(fmt::format("after {} attempts: ", attempt)));
@@ -535,7 +552,7 @@ class Engine::Run {
       double backoff = retry.initial_backoff_ms * std::pow(retry.multiplier, attempt - 1);
       backoff = std::min<double>(backoff, retry.max_backoff_ms);
       ++report_.retries;
-      if (auto s = flush(); !s) return fail(s.error());
+      if (auto s = commit(); !s) return fail(s.error());
       parts_.clock->sleep_for(std::chrono::milliseconds(static_cast<int64_t>(backoff)));
     }
   }
@@ -622,6 +639,8 @@ class Engine::Run {
     std::string choice;
     if (auto it = answers_.find(slot); it != answers_.end() && it->second.is_string()) {
       choice = it->second.get<std::string>();
+    } else if (auto s = commit(); !s) {
+      return fail(s.error());
     } else if (auto text = parts_.approver->answer({session_, slot, question, {"happened", "retry", "abort"}})) {
       choice = *text;
     } else {
@@ -697,7 +716,7 @@ class Engine::Run {
   // Undoes completed reversible actions, newest first. A compensation that
   // fails is journaled and reported; the others still run.
   Status compensate() {
-    if (auto s = flush(); !s) return s;
+    if (auto s = commit(); !s) return s;
     while (!saga_.empty()) {
       SagaEntry entry = saga_.back();
       saga_.pop_back();
@@ -733,9 +752,9 @@ class Engine::Run {
       }
       if (auto s = journal(event::kCompensation, data); !s) return s;
       ++report_.compensations;
-      if (auto s = flush(); !s) return s;
+      if (auto s = commit(); !s) return s;
     }
-    return flush(false);
+    return commit();
   }
 
   const EngineParts& parts_;
@@ -758,7 +777,8 @@ class Engine::Run {
   std::string error_;
   std::string ended_;
   bool waiting_ = false;
-  bool batch_open_ = false;
+  std::vector<std::pair<const char*, Json>> pending_;  // recorded, not yet committed
+  int64_t last_commit_ms_ = 0;
 };
 
 Engine::Engine(EngineParts parts) : parts_(parts) {}
