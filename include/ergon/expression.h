@@ -23,7 +23,25 @@ struct SandboxLimits {
   size_t memory_bytes = 16 << 20;       // total Lua heap
 };
 
-// One Lua state. Not thread-safe: use one per thread (the engine owns one).
+// One Lua state, reused across evaluations; compiled chunks are cached by source
+// text. Each evaluation gets fresh globals, so nothing a chunk stores survives it.
+//
+// What expressions see: each top-level key of `env` as a global. Objects and
+// arrays are read-only views (1-based arrays; `#`, ipairs and pairs work; assigning
+// into them is an error). A JSON null inside an array is the global `null`; a null
+// object member reads as nil. Results convert back: integers stay integers, floats
+// stay floats, a table with keys exactly 1..n (or an empty table) becomes an array,
+// any other table an object, `null` and nil become null.
+//
+// Errors: a syntax error is kInvalidInput; a runtime error, an exhausted
+// instruction budget, an exceeded memory cap or a result JSON cannot hold is
+// kFailedPrecondition. After any error the Sandbox stays usable.
+//
+// Known limit: the budget counts VM instructions, so a pathological Lua pattern
+// (string.find/gsub backtracking) spends time inside one C call, bounded only by
+// its input size.
+//
+// Not thread-safe: use one per thread (the engine owns one).
 class Sandbox {
  public:
   explicit Sandbox(SandboxLimits limits = {});
@@ -47,12 +65,21 @@ class Sandbox {
   // Truthiness as Lua sees it: nil/null and false are false, all else true.
   Result<bool> test(std::string_view expression, const Json& env);
 
+  // Compiles without running: a statement chunk when `is_chunk`, else an
+  // expression. A syntax error is kInvalidInput carrying Lua's message. Used to
+  // validate workspace files before anything runs; also warms the chunk cache.
+  Status check(std::string_view code, bool is_chunk);
+
+  // check() for every "${ expr }" inside `value` (recursively through arrays and
+  // objects); an unterminated template is kInvalidInput naming its string.
+  Status check_templates(const Json& value);
+
  private:
   struct State;
   std::unique_ptr<State> state_;
 };
 
-// True when `text` contains a "${" template.
+// True when `text` contains a "${" template ("$${" is an escaped, literal "${").
 bool has_template(std::string_view text);
 
 }  // namespace ergon

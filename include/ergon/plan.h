@@ -15,7 +15,7 @@ namespace ergon {
 // Where a value came from in a workspace file, for error messages.
 struct SourceLoc {
   std::string file;
-  int line = 0;  // 1-based; 0 when unknown
+  int line = 0;             // 1-based; 0 when unknown
   std::string str() const;  // "file:line", "file" or ""
 };
 
@@ -41,7 +41,7 @@ const char* to_string(OnFail on_fail);
 Result<OnFail> parse_on_fail(const std::string& text);
 
 struct RetryPolicy {
-  int max_attempts = 3;        // including the first
+  int max_attempts = 3;  // including the first
   int initial_backoff_ms = 200;
   double multiplier = 2.0;
   int max_backoff_ms = 5000;
@@ -85,12 +85,21 @@ struct Plan {
 
 // The published JSON Schema of a plan (docs/plan.schema.json is generated from it).
 const Json& plan_schema();
+// Validates `json` against plan_schema() only (no parsing); the error message
+// starts with the JSON pointer of the offending value ("/steps/2/on_fail: ...").
+// Thread-safe.
+Status check_plan_schema(const Json& json);
 
 // Parsers shared by plan JSON and workspace YAML (converted to JSON first).
 // Errors are kInvalidInput with messages "<json pointer>: <what is wrong and
 // what to do>", the pointer relative to the value passed in ("/with/id", "" for
-// the value itself), so a YAML loader can map it back to a line.
+// the value itself), so a YAML loader can map it back to a line. Prefixing the
+// pointer of the value in its document gives the absolute message
+// ("/steps/2" + "/neds: ..."). Unknown fields are errors that name the field
+// and, when close, the intended one.
 // A step's kind follows from which of `do`, `compute`, `ask` it has (exactly one).
+// `retry` is kept but takes effect only with `on_fail: retry`. Step.loc
+// round-trips as "source": "file:line".
 Result<Step> step_from_json(const Json& json);
 Result<SlotSpec> slot_from_json(const std::string& name, const Json& json);
 Json to_json(const Step& step);
@@ -102,11 +111,16 @@ Result<Plan> plan_from_json(const Json& json);
 
 // Structural checks beyond the schema: unique step ids, `needs` naming existing
 // steps, no cycles, action steps naming known actions (when `known_actions`
-// is non-empty), questions only for declared slots. Errors name the step id.
+// is non-empty), questions only for declared slots, every required slot either
+// filled or asked for. Errors name the step id (and its file:line when known).
 Status validate_plan(const Plan& plan, const std::vector<std::string>& known_actions = {});
 
 // Step ids in an order where every step comes after the ones it needs
 // (stable with respect to declaration order). Assumes validate_plan passed.
 std::vector<std::string> topological_order(const Plan& plan);
+
+// The candidate that `word` most likely misspells, or "" when none is close;
+// for "did you mean ...?" hints.
+std::string closest_spelling(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace ergon

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ergon/expression.h"
@@ -32,7 +33,8 @@ struct PolicyRule {
   std::optional<int> max_calls;  // per session
   std::optional<BudgetLimit> budget;
   SourceLoc loc;
-  std::string id() const;  // "policy.yaml:12" or "rule N"
+  int index = 0;           // 1-based position in its Policy; set by Policy's constructor
+  std::string id() const;  // "policy.yaml:12" when loc has a line, else "rule N"
 };
 
 // What a session has consumed of each rule's limits, keyed by rule id.
@@ -47,6 +49,15 @@ struct PolicyCharge {
   double amount = 0;  // budget amount; the call count always grows by one
 };
 void apply(PolicyUsage& usage, const std::vector<PolicyCharge>& charges);
+// An unqualified apply(usage, charges) also finds std::apply through ADL on
+// std::vector, which would be the better match for a non-const or rvalue
+// vector; these exact-match overloads keep ergon::apply chosen.
+inline void apply(PolicyUsage& usage, std::vector<PolicyCharge>& charges) {
+  apply(usage, std::as_const(charges));
+}
+inline void apply(PolicyUsage& usage, std::vector<PolicyCharge>&& charges) {
+  apply(usage, std::as_const(charges));
+}
 Json to_json(const std::vector<PolicyCharge>& charges);
 std::vector<PolicyCharge> charges_from_json(const Json& json);
 
@@ -62,7 +73,8 @@ struct PolicyVerdict {
 class Policy {
  public:
   Policy() = default;
-  explicit Policy(std::vector<PolicyRule> rules) : rules_(std::move(rules)) {}
+  // Numbers the rules (PolicyRule::index) so rules without a source line keep distinct ids.
+  explicit Policy(std::vector<PolicyRule> rules);
 
   // `input` is the predicate environment: {args, session, principal, slots}.
   PolicyVerdict evaluate(const std::string& action, const Json& input, const PolicyUsage& usage,

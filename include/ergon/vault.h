@@ -30,9 +30,10 @@ class Vault {
   void put(const std::string& name, const std::string& value);
 
  private:
-  std::map<std::string, std::string> file_values_;
+  std::string file_;  // constant after open(); named in "not found" messages
   mutable std::mutex mu_;
-  mutable std::vector<std::string> handed_out_;  // guarded by mu_
+  std::map<std::string, std::string> file_values_;  // guarded by mu_
+  mutable std::vector<std::string> handed_out_;     // guarded by mu_; longest first
 };
 
 }  // namespace ergon
