@@ -13,7 +13,7 @@ setup:
 	@scripts/setup
 
 configure: setup
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DERGON_SANITIZE=$(SANITIZE) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DERGON_SANITIZE=$(SANITIZE) -DERGON_BUILD_BENCH=OFF >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)

@@ -12,9 +12,12 @@ std::string canonical_json(const Json& value) {
 }
 
 std::string sha256_hex(std::string_view bytes) {
+  // Fetching the algorithm is a lookup OpenSSL 3 would otherwise repeat for
+  // every digest; the fetched EVP_MD is immutable and safe to share.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, sha256, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(length * 2, '0');
   for (unsigned int i = 0; i < length; ++i) {

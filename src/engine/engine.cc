@@ -123,7 +123,8 @@ class Engine::Run {
         ItemKey key = key_of(d);
         std::string state = d.value("state", "");
         if (state == "done" || state == "skipped") {
-          finished_[key] = {{"state", state}, {"result", d.value("result", Json())}};
+          Json result = d.contains("result") ? d["result"] : results_[key];
+          finished_[key] = {{"state", state}, {"result", std::move(result)}};
           in_flight_.erase(key);
           results_.erase(key);
           if (key.item == kWholeStep) memory_["steps"][key.step] = finished_[key];
@@ -344,7 +345,9 @@ class Engine::Run {
       Result<Json> result = body(step, key);
       if (waiting_) return StepEnd::kWait;
       if (result) {
-        if (auto s = complete(key, *result); !s) return fail(s.error());
+        if (auto s = complete(key, *result, step.kind == StepKind::kAction); !s) {
+          return fail(s.error());
+        }
         return StepEnd::kDone;
       }
       auto end = fail_step(step, key.item, result.error());
@@ -352,13 +355,13 @@ class Engine::Run {
     }
   }
 
-  Result<StepEnd> complete(const ItemKey& key, const Json& result) {
+  // Records a finished execution. `in_outcome`: the result is already in the
+  // journal as an action's outcome, so it is not written twice.
+  Result<StepEnd> complete(const ItemKey& key, const Json& result, bool in_outcome = false) {
     Json state = {{"state", "done"}, {"result", result}};
-    if (auto s = journal(event::kStepState,
-                         {{"step", key.step}, {"item", key.item}, {"state", "done"}, {"result", result}});
-        !s) {
-      return fail(s.error());
-    }
+    Json data = {{"step", key.step}, {"item", key.item}, {"state", "done"}};
+    if (!in_outcome) data["result"] = result;
+    if (auto s = journal(event::kStepState, std::move(data)); !s) return fail(s.error());
     finished_[key] = state;
     if (key.item == kWholeStep) memory_["steps"][key.step] = state;
     return StepEnd::kDone;
