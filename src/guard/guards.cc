@@ -7,14 +7,6 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 #endif
 
-// valijson compiles `pattern` with std::regex, where GCC 12 with
-// -fsanitize=address reports a false -Wmaybe-uninitialized inside libstdc++'s
-// regex automaton. It is diagnosed at the inlined libstdc++ location, so it has
-// to be off for the whole file rather than around the includes.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <exception>
 #include <map>
 #include <memory>
