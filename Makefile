@@ -1,7 +1,7 @@
 # The two commands: `make demo` and `make test`. Both install what is missing,
 # configure and build first.
 BUILD ?= build
-BUILD_TYPE ?= RelWithDebInfo
+BUILD_TYPE ?= Debug
 SANITIZE ?= ON
 JOBS ?= $(shell nproc)
 
