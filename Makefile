@@ -18,7 +18,8 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target ergon_cli acme_cloud
 	$(BUILD)/bin/ergon demo --yes
 
 test: build
