@@ -11,6 +11,20 @@ std::string canonical_json(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::string json_pointer_token(std::string_view key) {
+  std::string out = "/";
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string sha256_hex(std::string_view bytes) {
   // Fetching the algorithm is a lookup OpenSSL 3 would otherwise repeat for
   // every digest; the fetched EVP_MD is immutable and safe to share.

@@ -170,21 +170,6 @@ std::string quote(const std::string& text) {
   return "'" + text.substr(0, 57) + "...' (" + std::to_string(text.size()) + " characters)";
 }
 
-// One reference token of a JSON pointer (RFC 6901 escaping).
-std::string pointer_token(const std::string& key) {
-  std::string out = "/";
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string type_name(const Json& value) {
   switch (value.type()) {
     case Json::value_t::null: return "null";
@@ -219,8 +204,8 @@ Status reject_unknown_fields(const Json& object, const std::vector<std::string>&
     std::string hint = did_you_mean(key, fields);
     // A runaway key is cut short; the message is for a person, not a resolver.
     std::string shown = key.size() > 60 ? key.substr(0, 57) + "..." : key;
-    if (!hint.empty()) return invalid(pointer_token(shown), "unknown field" + hint);
-    return invalid(pointer_token(shown),
+    if (!hint.empty()) return invalid(json_pointer_token(shown), "unknown field" + hint);
+    return invalid(json_pointer_token(shown),
                    "unknown field — " + what + " takes " + join(fields, ", "));
   }
   return {};
@@ -264,11 +249,11 @@ Result<std::string> optional_string(const Json& object, const std::string& key,
   auto it = object.find(key);
   if (it == object.end()) return std::string();
   if (!it->is_string()) {
-    return invalid(pointer_token(key), "expected a string, got " + type_name(*it));
+    return invalid(json_pointer_token(key), "expected a string, got " + type_name(*it));
   }
   std::string text = it->get<std::string>();
   if (non_empty && text.empty()) {
-    return invalid(pointer_token(key), "is empty — give it a value or remove the field");
+    return invalid(json_pointer_token(key), "is empty — give it a value or remove the field");
   }
   return text;
 }
@@ -294,12 +279,12 @@ Result<int> bounded_int(const Json& retry, const std::string& key, int low, int 
   if (it == retry.end()) return fallback;
   std::string range = "from " + std::to_string(low) + " to " + std::to_string(high);
   if (!it->is_number_integer()) {
-    return invalid(pointer_token(key), "expected a whole number " + range + ", got " +
-                                           (it->is_number() ? it->dump() : type_name(*it)));
+    return invalid(json_pointer_token(key), "expected a whole number " + range + ", got " +
+                                                (it->is_number() ? it->dump() : type_name(*it)));
   }
   int64_t value = it->get<int64_t>();
   if (value < low || value > high) {
-    return invalid(pointer_token(key),
+    return invalid(json_pointer_token(key),
                    std::to_string(value) + " is out of range — use a value " + range);
   }
   return static_cast<int>(value);
@@ -384,7 +369,7 @@ Result<Step> step_from_json(const Json& json) {
                            "to call, a Lua chunk to run or a question to ask");
   }
   if (kinds.size() > 1) {
-    return invalid(pointer_token(kinds[1]),
+    return invalid(json_pointer_token(kinds[1]),
                    name + " has both '" + kinds[0] + "' and '" + kinds[1] +
                        "' — a step does exactly one thing; split it into two steps joined "
                        "by needs");
@@ -691,7 +676,7 @@ Result<Plan> parse_plan(const Json& json) {
     }
     for (const auto& [name, value] : it->items()) {
       if (!is_slot_name(name)) {
-        return invalid("/slots" + pointer_token(name.substr(0, 60)),
+        return invalid("/slots" + json_pointer_token(name.substr(0, 60)),
                        quote(name) +
                            " is not a valid slot name — use up to 128 letters, digits "
                            "and '_', starting with a letter or '_'");

@@ -187,20 +187,6 @@ std::pair<std::string, std::string> explain(const std::string& pointer,
 
 constexpr size_t kMaxNameLength = 128;  // the schema's maxLength for ids and names
 
-std::string escape_token(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // valijson checks "pattern" with std::regex, whose matcher recurses once per
 // character and overflows the stack on strings of some ten thousand
 // characters. Every value a pattern applies to is length-checked first.
@@ -256,7 +242,8 @@ Status check_name_lengths(const Json& json) {
   }
   if (auto slots = json.find("slots"); slots != json.end() && slots->is_object()) {
     for (const auto& [name, value] : slots->items()) {
-      if (name.size() > kMaxNameLength) return reject("/slots/" + escape_token(name.substr(0, 40)));
+      if (name.size() > kMaxNameLength)
+        return reject("/slots" + json_pointer_token(name.substr(0, 40)));
     }
   }
   return {};

@@ -243,18 +243,7 @@ Result<YamlDocument> load_yaml_file(const std::filesystem::path& path, const std
 }
 
 std::string pointer_append(std::string_view pointer, std::string_view key) {
-  std::string out(pointer);
-  out += '/';
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return std::string(pointer) + json_pointer_token(key);
 }
 
 std::string pointer_append(std::string_view pointer, size_t index) {
