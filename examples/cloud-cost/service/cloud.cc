@@ -278,20 +278,22 @@ Reply Cloud::bill() const {
   return Reply{200, bill_json()};
 }
 
+Reply Cloud::preview(const std::string& id, const std::function<void(Instance&)>& change) const {
+  Cloud after = *this;
+  change(*after.find(id));
+  double before_bill = projected_monthly(), after_bill = after.projected_monthly();
+  return Reply{200, json{{"dry_run", true},
+                         {"before", instance_json(*find(id))},
+                         {"after", after.instance_json(*after.find(id))},
+                         {"monthly_delta", cents(after_bill - before_bill)},
+                         {"projected_monthly_before", before_bill},
+                         {"projected_monthly_after", after_bill}}};
+}
+
 Reply Cloud::set_state(const std::string& id, const std::string& to, bool dry_run) {
   Instance* in = find(id);
   if (!in) return error(404, "not_found", "no instance with id '" + id + "'");
-  if (dry_run) {
-    Cloud after = *this;
-    after.find(id)->state = to;
-    double before_bill = projected_monthly(), after_bill = after.projected_monthly();
-    return Reply{200, json{{"dry_run", true},
-                           {"before", instance_json(*in)},
-                           {"after", after.instance_json(*after.find(id))},
-                           {"monthly_delta", cents(after_bill - before_bill)},
-                           {"projected_monthly_before", before_bill},
-                           {"projected_monthly_after", after_bill}}};
-  }
+  if (dry_run) return preview(id, [&](Instance& i) { i.state = to; });
   in->state = to;
   return Reply{200, instance_json(*in)};
 }
@@ -317,17 +319,7 @@ Reply Cloud::resize(const std::string& id, const json& body, bool dry_run) {
     return error(400, "family_mismatch",
                  "cannot resize " + in->size + " to " + to +
                      ": sizes must be in the same family (" + current->family + ")");
-  if (dry_run) {
-    Cloud after = *this;
-    after.find(id)->size = to;
-    double before_bill = projected_monthly(), after_bill = after.projected_monthly();
-    return Reply{200, json{{"dry_run", true},
-                           {"before", instance_json(*in)},
-                           {"after", after.instance_json(*after.find(id))},
-                           {"monthly_delta", cents(after_bill - before_bill)},
-                           {"projected_monthly_before", before_bill},
-                           {"projected_monthly_after", after_bill}}};
-  }
+  if (dry_run) return preview(id, [&](Instance& i) { i.size = to; });
   in->size = to;
   return Reply{200, instance_json(*in)};
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -95,6 +96,8 @@ class Cloud {
   double projected_monthly() const;
   // Sets an instance's state, or previews it on a copy of the state (dry run).
   Reply set_state(const std::string& id, const std::string& to, bool dry_run);
+  // A dry run: the instance and bill before and after `change`, applied to a copy.
+  Reply preview(const std::string& id, const std::function<void(Instance&)>& change) const;
 
   std::uint64_t seed_;
   std::vector<Size> sizes_;
