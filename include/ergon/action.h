@@ -43,6 +43,9 @@ struct ActionCall {
   std::string action;  // fully qualified name
   Json args = Json::object();
   std::string idempotency_key;  // rendered from the spec's template; empty when none
+  // A person's answer to this call's earlier kNeedsPerson error ("done", "2",
+  // ...); empty on a first attempt.
+  std::string person_answer = {};
 };
 
 // "cloud.stop_instance" -> {"cloud", "stop_instance"}; error when there is no dot.

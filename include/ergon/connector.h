@@ -28,6 +28,21 @@ class Connector {
   virtual Result<Json> execute(const ActionCall& call) = 0;
   // What the call would do, without doing it; kNotFound when unsupported.
   virtual Result<Json> dry_run(const ActionCall& call) = 0;
+
+  // Facts about one call, asked before the guard chain sees it:
+  //   {"effect": "irreversible"}  this call is riskier (or safer) than its spec
+  //                               says, e.g. a click on a "Confirm" button;
+  //   {"preview": {...}}          what a person approving it should see.
+  // An error refuses the call outright (kDenied: e.g. a navigation outside
+  // the allowed origins); the engine journals it as that connector's guard
+  // decision. Default: no facts.
+  virtual Result<Json> inspect(const ActionCall& call);
+
+  // A session starts or resumes (begin) and stops (end; finished = done,
+  // failed or aborted, not merely waiting for a person). Connectors that keep
+  // per-session state (a browser profile, cookies) use these. Default: nothing.
+  virtual void begin_session(const std::string& session);
+  virtual void end_session(const std::string& session, bool finished);
 };
 
 // The connectors of a workspace, looked up by fully qualified action name.
@@ -39,6 +54,7 @@ class ConnectorSet {
   // The spec and its connector for "<connector>.<action>"; kNotFound otherwise.
   Result<std::pair<Connector*, const ActionSpec*>> find(const std::string& action) const;
   std::vector<const ActionSpec*> all_actions() const;
+  std::vector<Connector*> all() const;
 
  private:
   std::map<std::string, std::unique_ptr<Connector>> connectors_;

@@ -36,21 +36,21 @@ struct EngineParts {
 struct SessionReport {
   std::string session;
   SessionStatus status = SessionStatus::kRunning;
-  std::string error;                  // why the session failed or aborted
-  std::vector<Question> questions;    // open questions when waiting
-  Json steps = Json::object();        // step id -> {state, result}
+  std::string error;                // why the session failed or aborted
+  std::vector<Question> questions;  // open questions when waiting
+  Json steps = Json::object();      // step id -> {state, result}
   Json slots = Json::object();
-  int actions = 0;                    // actions executed (attempts that reached the connector)
+  int actions = 0;  // actions executed (attempts that reached the connector)
   int approvals_asked = 0;
   int approvals_granted = 0;
-  int denials = 0;                    // guard denials
+  int denials = 0;  // guard denials
   int retries = 0;
   int compensations = 0;
-  std::string head;                   // journal head hash
+  std::string head;  // journal head hash
 };
 Json to_json(const SessionReport& report);
 
-// Runs sessions. One Engine runs one session at a time (it owns a Sandbox);
+// Runs sessions. One Engine runs one session at a time (each thread has its own Lua sandbox);
 // use one Engine per thread for parallel sessions.
 class Engine {
  public:

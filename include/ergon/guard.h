@@ -32,22 +32,23 @@ struct Principal {
 };
 
 // Everything a guard may look at. Guards fill the "set by guards" fields for the
-// guards after them. Not shared between threads.
+// guards after them. Pointers are borrowed for one check and must outlive it.
+// Not shared between threads.
 struct GuardContext {
   std::string session;
   Principal principal;
   const ActionSpec* spec = nullptr;
   const Plan* plan = nullptr;
-  const Step* step = nullptr;              // null for compensations
-  Json expected = nullptr;                 // {action, args} the approved plan derives for this call
-  Json slots = Json::object();
-  const PolicyUsage* usage = nullptr;      // limits consumed so far this session
-  std::function<Result<Json>()> dry_run;   // empty when the connector has none
-  Sandbox* sandbox = nullptr;              // for predicates
+  const Step* step = nullptr;             // null for compensations
+  Json expected = nullptr;                // {action, args} the approved plan derives for this call
+  const Json* slots = nullptr;            // the session's slots, not copied; null reads as {}
+  const PolicyUsage* usage = nullptr;     // limits consumed so far this session
+  std::function<Result<Json>()> dry_run;  // empty when the connector has none
+  Sandbox* sandbox = nullptr;             // for predicates
 
   // Set by guards:
-  PolicyVerdict policy;                    // by the policy guard
-  Json preview;                            // by the approval guard (dry-run result)
+  PolicyVerdict policy;  // by the policy guard
+  Json preview;          // by the approval guard (dry-run result)
 };
 
 class Guard {

@@ -23,14 +23,19 @@ inline constexpr const char* kPlanMade = "plan_made";              // plan (JSON
 inline constexpr const char* kQuestion = "question";               // slot, text
 inline constexpr const char* kAnswer = "answer";                   // slot, value
 inline constexpr const char* kStepState = "step_state";            // step, item, state, detail
-inline constexpr const char* kGuardDecision = "guard_decision";    // step, item, action, guard, verdict, reason
-inline constexpr const char* kApproval = "approval";               // step, item, action, approved, by, reason
-inline constexpr const char* kIntent = "intent";                   // step, item, action, args, idempotency_key
-inline constexpr const char* kActionStarted = "action_started";    // step, item, action, attempt
-inline constexpr const char* kOutcome = "outcome";                 // step, item, action, ok, result | error
-inline constexpr const char* kDone = "done";                       // step, item, action (after irreversible)
-inline constexpr const char* kCompensation = "compensation";       // step, item, action, ok, detail
-inline constexpr const char* kSessionEnded = "session_ended";      // status, report
+// step, item, action, decisions [{guard, verdict, reason}], compensation: for a
+// call a guard denied or asked about, or a compensation (every other call's
+// decisions are in its first action_started)
+inline constexpr const char* kGuardDecision = "guard_decision";
+inline constexpr const char* kApproval = "approval";  // step, item, action, approved, by, reason
+inline constexpr const char* kIntent = "intent";      // step, item, action, args, idempotency_key
+// step, item, action, args, attempt; idempotency_key, charges and, on the first
+// attempt of a call every guard allowed, decisions [{guard, verdict, reason}]
+inline constexpr const char* kActionStarted = "action_started";
+inline constexpr const char* kOutcome = "outcome";  // step, item, action, ok, result | error
+inline constexpr const char* kDone = "done";        // step, item, action (after irreversible)
+inline constexpr const char* kCompensation = "compensation";   // step, item, action, ok, detail
+inline constexpr const char* kSessionEnded = "session_ended";  // status, report
 }  // namespace event
 
 struct Event {
@@ -61,6 +66,9 @@ std::string chain_hash(const std::string& prev_hash, const Event& event);
 // chain_hash(p, e) == chain_hash(p, canonical_body(e, canonical_json(e.data))).
 std::string canonical_body(const Event& event, std::string_view canonical_data);
 std::string chain_hash(const std::string& prev_hash, std::string_view canonical_body);
+// chain_hash(p, canonical_body(e, canonical_data)), without building the body.
+std::string chain_hash(const std::string& prev_hash, const Event& event,
+                       std::string_view canonical_data);
 
 // Recomputes a session's chain. Error (kFailedPrecondition) names the first
 // event whose seq, link or hash does not match: an edited, deleted or reordered
@@ -101,6 +109,11 @@ class Store {
   // Appends an event: assigns seq, time, prev_hash and hash. Durable on return
   // unless inside a batch (see begin_batch).
   virtual Result<Event> append(const std::string& session, const std::string& type, Json data) = 0;
+  // append() for data its writer has already serialised: `canonical_data` must
+  // be canonical_json(data) (other text would fail verify_chain). It is hashed
+  // and stored as given, so each event is serialised once. Returns its hash.
+  virtual Result<std::string> append_canonical(const std::string& session, const std::string& type,
+                                               std::string_view canonical_data) = 0;
   // Groups the appends until commit_batch into one transaction: a crash loses
   // the whole group or nothing, never part of it.
   virtual Status begin_batch() = 0;

@@ -16,6 +16,9 @@ enum class ErrorCode {
   kUnavailable,         // transient (503, 429, connection refused): retry may help
   kTimeout,             // deadline passed: retry may help
   kAborted,             // the session was aborted
+  kNeedsPerson,         // only a person can go on (a CAPTCHA, a login wall, an ambiguous
+                        // element): the message says what to do; the engine asks and
+                        // retries with the answer in ActionCall::person_answer
   kInternal,            // a bug or an unexpected environment failure
 };
 
@@ -38,7 +41,9 @@ using Status = std::expected<void, Error>;
 inline std::unexpected<Error> fail(ErrorCode code, std::string message) {
   return std::unexpected(Error{code, std::move(message)});
 }
-inline std::unexpected<Error> fail(Error error) { return std::unexpected(std::move(error)); }
+inline std::unexpected<Error> fail(Error error) {
+  return std::unexpected(std::move(error));
+}
 
 // Exit code for the command line: 2 for input/usage errors, 1 otherwise.
 int exit_code_for(const Error& error);

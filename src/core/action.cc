@@ -30,6 +30,12 @@ Result<std::pair<std::string, std::string>> split_action_name(const std::string&
   return std::pair{name.substr(0, dot), name.substr(dot + 1)};
 }
 
+Result<Json> Connector::inspect(const ActionCall&) {
+  return Json::object();
+}
+void Connector::begin_session(const std::string&) {}
+void Connector::end_session(const std::string&, bool) {}
+
 void ConnectorSet::add(std::unique_ptr<Connector> connector) {
   std::string name = connector->name();
   connectors_[name] = std::move(connector);
@@ -52,8 +58,8 @@ Result<std::pair<Connector*, const ActionSpec*>> ConnectorSet::find(
   for (const ActionSpec& spec : connector->actions()) {
     if (spec.name == action) return std::pair{connector, &spec};
   }
-  return fail(ErrorCode::kNotFound, "connector '" + parts->first + "' has no action '" +
-                                        parts->second + "'");
+  return fail(ErrorCode::kNotFound,
+              "connector '" + parts->first + "' has no action '" + parts->second + "'");
 }
 
 std::vector<const ActionSpec*> ConnectorSet::all_actions() const {
@@ -61,6 +67,12 @@ std::vector<const ActionSpec*> ConnectorSet::all_actions() const {
   for (const auto& [name, connector] : connectors_) {
     for (const ActionSpec& spec : connector->actions()) out.push_back(&spec);
   }
+  return out;
+}
+
+std::vector<Connector*> ConnectorSet::all() const {
+  std::vector<Connector*> out;
+  for (const auto& [name, connector] : connectors_) out.push_back(connector.get());
   return out;
 }
 

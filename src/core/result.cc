@@ -11,6 +11,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kTimeout: return "timeout";
     case ErrorCode::kAborted: return "aborted";
+    case ErrorCode::kNeedsPerson: return "needs_person";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

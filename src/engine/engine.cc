@@ -1,12 +1,16 @@
 #include "ergon/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
+#include <cassert>
+#include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "ergon/expression.h"
 #include "ergon/planner.h"
@@ -53,6 +57,141 @@ std::string describe(const ItemKey& key) {
                                 : fmt::format("step '{}' item {}", key.step, key.item + 1);
 }
 
+// Runs a session's steps between the connectors' begin_session and
+// end_session, so per-session state (a browser) lives exactly that long.
+template <typename Body>
+Result<SessionReport> with_connectors(const ConnectorSet& connectors, const std::string& session,
+                                      Body&& body) {
+  for (Connector* connector : connectors.all()) connector->begin_session(session);
+  Result<SessionReport> report = body();
+  bool finished = report && report->status != SessionStatus::kWaiting;
+  for (Connector* connector : connectors.all()) connector->end_session(session, finished);
+  return report;
+}
+
+// The Lua sandbox of the calling thread, which the runs it carries out share in
+// turn: starting a Lua state per session cost more than a short session's
+// steps. Every evaluation starts from fresh globals, so runs cannot see each
+// other's values.
+Sandbox& thread_sandbox() {
+  thread_local Sandbox sandbox;
+  return sandbox;
+}
+
+// Appends every string in `value` (object keys and string values, unescaped),
+// each followed by a newline: what the secret check searches.
+void append_strings(const Json& value, std::string& out) {
+  if (value.is_string()) {
+    out += value.get_ref<const std::string&>();
+    out += '\n';
+  } else if (value.is_array()) {
+    for (const Json& element : value) append_strings(element, out);
+  } else if (value.is_object()) {
+    for (const auto& [key, element] : value.get_ref<const Json::object_t&>()) {
+      out += key;
+      out += '\n';
+      append_strings(element, out);
+    }
+  }
+}
+
+// JSON already written in canonical form, with its strings (append_strings).
+struct CanonicalText {
+  std::string text;
+  std::string strings;
+};
+
+// An event's data written straight into canonical JSON, for the events every
+// call records: building a Json only to serialise it cost more than the rest
+// of a read step. Fields must be added in the byte order of their keys, the
+// order canonical_json writes them in.
+class EventText {
+ public:
+  EventText& text(std::string_view key, std::string_view value) {
+    start(key);
+    append_json_string(out_.text, value);
+    keep(value);
+    return *this;
+  }
+  EventText& number(std::string_view key, int64_t value) {
+    start(key);
+    std::array<char, 24> digits{};
+    out_.text.append(digits.data(), std::to_chars(digits.begin(), digits.end(), value).ptr);
+    return *this;
+  }
+  EventText& boolean(std::string_view key, bool value) {
+    start(key);
+    out_.text += value ? "true" : "false";
+    return *this;
+  }
+  EventText& json(std::string_view key, const Json& value) {
+    start(key);
+    append_canonical_json(out_.text, value);
+    append_strings(value, out_.strings);
+    return *this;
+  }
+  EventText& canonical(std::string_view key, const CanonicalText& value) {
+    start(key);
+    out_.text += value.text;
+    out_.strings += value.strings;
+    return *this;
+  }
+  // Closes the object and hands it over; the EventText is spent.
+  CanonicalText finish() {
+    out_.text += '}';
+    return std::move(out_);
+  }
+
+ private:
+  void start(std::string_view key) {
+    assert(last_key_.empty() || last_key_ < key);  // canonical order
+    out_.text += last_key_.empty() ? "" : ",";
+    append_json_string(out_.text, key);
+    out_.text += ':';
+    keep(key);
+    last_key_ = key;
+  }
+  void keep(std::string_view text) {
+    out_.strings += text;
+    out_.strings += '\n';
+  }
+
+  CanonicalText out_ = [] {
+    CanonicalText out;
+    out.text.reserve(256);
+    out.strings.reserve(256);
+    out.text += '{';
+    return out;
+  }();
+  std::string_view last_key_;  // keys are string literals
+};
+
+// The guard chain's decisions, [{guard, reason, verdict}].
+CanonicalText decisions_text(const std::vector<Decision>& decisions) {
+  CanonicalText list;
+  list.text.reserve(128 * decisions.size());
+  list.strings.reserve(128 * decisions.size());
+  list.text += '[';
+  for (const Decision& d : decisions) {
+    const char* verdict = to_string(d.verdict);
+    list.text += list.text.size() > 1 ? R"(,{"guard":)" : R"({"guard":)";
+    append_json_string(list.text, d.guard);
+    list.text += R"(,"reason":)";
+    append_json_string(list.text, d.reason);
+    list.text += R"(,"verdict":)";
+    append_json_string(list.text, verdict);
+    list.text += '}';
+    for (std::string_view text :
+         {std::string_view("guard"), std::string_view(d.guard), std::string_view("reason"),
+          std::string_view(d.reason), std::string_view("verdict"), std::string_view(verdict)}) {
+      list.strings += text;
+      list.strings += '\n';
+    }
+  }
+  list.text += ']';
+  return list;
+}
+
 std::string truncate(std::string text, size_t max = 200) {
   if (text.size() > max) text = text.substr(0, max) + "...";
   return text;
@@ -61,14 +200,17 @@ std::string truncate(std::string text, size_t max = 200) {
 }  // namespace
 
 std::string new_session_id() {
-  std::random_device device;
-  std::mt19937_64 generator(device());
-  return fmt::format("s-{:012x}", generator() & 0xffffffffffffULL);
+  // Opening the device costs more than reading it; each id still takes fresh
+  // entropy, so forked processes do not repeat each other's ids.
+  thread_local std::random_device device;
+  uint64_t bits = (static_cast<uint64_t>(device()) << 32) | device();
+  return fmt::format("s-{:012x}", bits & 0xffffffffffffULL);
 }
 
 Json to_json(const SessionReport& report) {
   Json questions = Json::array();
-  for (const Question& q : report.questions) questions.push_back({{"slot", q.slot}, {"text", q.text}});
+  for (const Question& q : report.questions)
+    questions.push_back({{"slot", q.slot}, {"text", q.text}});
   return {{"session", report.session},
           {"status", to_string(report.status)},
           {"error", report.error},
@@ -96,13 +238,14 @@ class Engine::Run {
   Status begin(const Plan& plan) {
     plan_ = plan;
     init_memory();
-    if (auto s = journal(event::kSessionStarted,
-                         {{"goal", plan.goal}, {"workspace", parts_.workspace->dir},
-                          {"principal", principal_.id}});
+    if (auto s = journal(event::kSessionStarted, {{"goal", plan.goal},
+                                                  {"workspace", parts_.workspace->dir},
+                                                  {"principal", principal_.id}});
         !s) {
       return s;
     }
     if (auto s = journal(event::kPlanMade, {{"plan", to_json(plan_)}}); !s) return s;
+    started_ = true;
     return commit();
   }
 
@@ -185,9 +328,16 @@ class Engine::Run {
   }
 
   Result<SessionReport> execute() {
-    if (auto s = parts_.store->set_status(session_, SessionStatus::kRunning); !s) return fail(s.error());
-    if (auto end = ask_open_questions(); !end) return fail(end.error());
-    else if (*end == StepEnd::kWait) return finish(SessionStatus::kWaiting, "");
+    // A session begun by this run was created running.
+    if (!started_) {
+      if (auto s = parts_.store->set_status(session_, SessionStatus::kRunning); !s) {
+        return fail(s.error());
+      }
+    }
+    if (auto end = ask_open_questions(); !end)
+      return fail(end.error());
+    else if (*end == StepEnd::kWait)
+      return finish(SessionStatus::kWaiting, "");
 
     for (const std::string& id : topological_order(plan_)) {
       const Step& step = *plan_.step(id);
@@ -225,27 +375,56 @@ class Engine::Run {
   // Records one event (secrets redacted) and shows it to the sink. Events
   // are buffered and written in one transaction at the next commit point, so
   // the store's write lock is never held across a call to the outside world.
+  // Each event is serialised once, here: the store hashes and keeps that text.
   Status journal(const char* type, Json data) {
-    Json redacted = parts_.vault->redact(data);
-    if (sink_) sink_(Event{0, session_, type, parts_.clock->now_ms(), redacted, "", ""});
-    pending_.emplace_back(type, std::move(redacted));
+    strings_.clear();
+    append_strings(data, strings_);
+    if (may_hold_secret(strings_)) data = parts_.vault->redact(data);
+    pending_.emplace_back(type, canonical_json(data));
+    if (sink_) sink_(Event{0, session_, type, parts_.clock->now_ms(), std::move(data), "", ""});
     return {};
+  }
+
+  // journal() for data already written as canonical text.
+  Status journal(const char* type, EventText data) {
+    CanonicalText written = data.finish();
+    if (may_hold_secret(written.strings)) return journal(type, Json::parse(written.text));
+    if (sink_) {
+      sink_(Event{0, session_, type, parts_.clock->now_ms(), Json::parse(written.text), "", ""});
+    }
+    pending_.emplace_back(type, std::move(written.text));
+    return {};
+  }
+
+  // False when redacting an event would change nothing: no secret the vault
+  // has handed out occurs in any of its strings (keys and values, joined by
+  // append_strings). Each appears there verbatim, so one search of one string
+  // decides, rather than redact()'s copy of the whole event.
+  bool may_hold_secret(const std::string& strings) const {
+    return parts_.vault->redact(strings) != strings;
   }
 
   // A commit point: everything recorded so far becomes durable. Called before
   // any action that changes the world, before a person is asked, before a
   // backoff sleep and when the session stops; after read steps only once
   // kCommitIntervalMs has passed (a crash re-runs those reads on resume).
-  Status commit() {
-    if (pending_.empty()) return {};
+  Status commit() { return commit_with(std::nullopt); }
+
+  // commit(), setting the session's status in the same transaction when
+  // `status` is given, so the status is never seen without the events.
+  Status commit_with(std::optional<SessionStatus> status) {
+    if (pending_.empty()) return status ? parts_.store->set_status(session_, *status) : Status{};
     if (auto s = parts_.store->begin_batch(); !s) return fail(s.error().with_context("journal: "));
-    for (auto& [type, data] : pending_) {
-      auto event = parts_.store->append(session_, type, std::move(data));
-      if (!event) return fail(event.error().with_context("journal: "));
-      report_.head = event->hash;
+    for (const auto& [type, data] : pending_) {
+      auto hash = parts_.store->append_canonical(session_, type, data);
+      if (!hash) return fail(hash.error().with_context("journal: "));
+      report_.head = std::move(*hash);
     }
     pending_.clear();
     last_commit_ms_ = parts_.clock->now_ms();
+    if (status) {
+      if (auto s = parts_.store->set_status(session_, *status); !s) return s;
+    }
     if (auto s = parts_.store->commit_batch(); !s) return fail(s.error().with_context("journal: "));
     return {};
   }
@@ -253,16 +432,18 @@ class Engine::Run {
   Result<SessionReport> finish(SessionStatus status, const std::string& error) {
     report_.status = status;
     report_.error = error;
-    report_.slots = memory_["slots"];
-    report_.steps = memory_["steps"];
+    // The run ends here: its memory can move into the report.
+    report_.slots = std::move(memory_["slots"]);
+    report_.steps = std::move(memory_["steps"]);
     if (status != SessionStatus::kWaiting) {
-      Json summary = {{"status", to_string(status)}, {"error", error},
-                      {"actions", report_.actions}, {"compensations", report_.compensations}};
+      Json summary = {{"status", to_string(status)},
+                      {"error", error},
+                      {"actions", report_.actions},
+                      {"compensations", report_.compensations}};
       if (auto s = journal(event::kSessionEnded, summary); !s) return fail(s.error());
     }
-    if (auto s = commit(); !s) return fail(s.error());
-    if (auto s = parts_.store->set_status(session_, status); !s) return fail(s.error());
-    return report_;
+    if (auto s = commit_with(status); !s) return fail(s.error());
+    return std::move(report_);
   }
 
   // Asks for the slots the planner could not fill.
@@ -270,7 +451,8 @@ class Engine::Run {
     for (const Question& q : plan_.questions) {
       if (memory_["slots"].contains(q.slot)) continue;
       const SlotSpec* spec = slot_spec(q.slot);
-      QuestionRequest request{session_, q.slot, q.text, spec ? spec->choices : std::vector<std::string>{}};
+      QuestionRequest request{session_, q.slot, q.text,
+                              spec ? spec->choices : std::vector<std::string>{}};
       Result<Json> value = fail(ErrorCode::kUnavailable, "");
       for (int tries = 0; tries < 3; ++tries) {
         if (auto s = commit(); !s) return fail(s.error());
@@ -339,8 +521,31 @@ class Engine::Run {
     return complete({step.id, kWholeStep}, result);
   }
 
+  static std::string failed_slot(const ItemKey& key) {
+    return "failed:" + key.step + (key.item == kWholeStep ? "" : ":" + std::to_string(key.item));
+  }
+
   // Runs one execution of the step's body, applying on_fail to failures.
   Result<StepEnd> run_body(const Step& step, const ItemKey& key) {
+    // A person answered an earlier failure of this step ("retry, skip or
+    // abort?") through resume: running it again is the retry.
+    if (auto it = answers_.find(failed_slot(key)); it != answers_.end()) {
+      std::string choice = it->second.is_string() ? it->second.get<std::string>() : "";
+      answers_.erase(it);
+      if (choice == "skip" || choice == "s")
+        return skip(key, "a person chose to skip it after it failed");
+      if (choice == "abort" || choice == "a") {
+        if (auto s = journal(event::kStepState, {{"step", step.id},
+                                                 {"item", key.item},
+                                                 {"state", "failed"},
+                                                 {"error", "a person chose to abort"}});
+            !s) {
+          return fail(s.error());
+        }
+        error_ = describe(key) + ": a person chose to abort after it failed";
+        return StepEnd::kAbort;
+      }
+    }
     while (true) {
       Result<Json> result = body(step, key);
       if (waiting_) return StepEnd::kWait;
@@ -358,19 +563,24 @@ class Engine::Run {
   // Records a finished execution. `in_outcome`: the result is already in the
   // journal as an action's outcome, so it is not written twice.
   Result<StepEnd> complete(const ItemKey& key, const Json& result, bool in_outcome = false) {
-    Json state = {{"state", "done"}, {"result", result}};
-    Json data = {{"step", key.step}, {"item", key.item}, {"state", "done"}};
-    if (!in_outcome) data["result"] = result;
+    EventText data;
+    data.number("item", key.item);
+    if (!in_outcome) data.json("result", result);
+    data.text("state", "done").text("step", key.step);
     if (auto s = journal(event::kStepState, std::move(data)); !s) return fail(s.error());
-    finished_[key] = state;
+    Json state = Json::object();
+    state["state"] = "done";
+    state["result"] = result;
     if (key.item == kWholeStep) memory_["steps"][key.step] = state;
+    finished_[key] = std::move(state);
     return StepEnd::kDone;
   }
 
   Result<StepEnd> skip(const ItemKey& key, const std::string& why) {
     Json state = {{"state", "skipped"}, {"result", nullptr}};
-    if (auto s = journal(event::kStepState, {{"step", key.step}, {"item", key.item},
-                                             {"state", "skipped"}, {"detail", why}});
+    if (auto s = journal(
+            event::kStepState,
+            {{"step", key.step}, {"item", key.item}, {"state", "skipped"}, {"detail", why}});
         !s) {
       return fail(s.error());
     }
@@ -387,19 +597,35 @@ class Engine::Run {
     if (!step.loc.file.empty()) message += " (" + step.loc.str() + ")";
     OnFail on_fail = step.on_fail;
     if (on_fail == OnFail::kAsk) {
-      QuestionRequest request{session_, "", message + " — retry, skip or abort?",
-                              {"retry", "skip", "abort"}};
+      QuestionRequest request{
+          session_, "", message + " — retry, skip or abort?", {"retry", "skip", "abort"}};
+      request.slot = failed_slot(key);
       if (auto s = commit(); !s) return fail(s.error());
       auto answer = parts_.approver->answer(request);
-      std::string choice = answer ? *answer : "abort";
+      if (!answer) {
+        // Nobody here to decide: the session waits; resume's answer decides.
+        if (auto s = journal(event::kQuestion,
+                             {{"slot", request.slot}, {"text", request.text}, {"step", step.id}});
+            !s) {
+          return fail(s.error());
+        }
+        report_.questions.push_back({request.slot, request.text});
+        waiting_ = true;
+        return StepEnd::kWait;
+      }
+      std::string choice = *answer;
       if (choice == "retry" || choice == "r") return StepEnd::kRetry;
-      if (choice == "skip" || choice == "s") on_fail = OnFail::kSkip;
-      else on_fail = OnFail::kAbort;
+      if (choice == "skip" || choice == "s")
+        on_fail = OnFail::kSkip;
+      else
+        on_fail = OnFail::kAbort;
     }
     if (on_fail == OnFail::kSkip) {
       return skip(key, "failed: " + error.message);
     }
-    if (auto s = journal(event::kStepState, {{"step", step.id}, {"item", item}, {"state", "failed"},
+    if (auto s = journal(event::kStepState, {{"step", step.id},
+                                             {"item", item},
+                                             {"state", "failed"},
                                              {"error", error.message},
                                              {"code", to_string(error.code)}});
         !s) {
@@ -427,7 +653,9 @@ class Engine::Run {
     if (auto s = commit(); !s) return fail(s.error());
     auto text = parts_.approver->answer({session_, slot, step.ask, {}});
     if (!text) {
-      if (auto s = journal(event::kQuestion, {{"slot", slot}, {"text", step.ask}, {"step", step.id}}); !s) {
+      if (auto s =
+              journal(event::kQuestion, {{"slot", slot}, {"text", step.ask}, {"step", step.id}});
+          !s) {
         return fail(s.error());
       }
       report_.questions.push_back({slot, step.ask});
@@ -447,7 +675,9 @@ class Engine::Run {
   }
 
   // Guard chain, approval and journal for one call. Returns an error when the
-  // call may not run.
+  // call may not run. What each guard said is journaled: as a guard_decision
+  // event when a guard denied or asked (before the person is asked), else in
+  // the action_started event of the call they let through (see send).
   Status authorize(const ActionCall& call, const ActionSpec& spec, Connector& connector,
                    const Step* step, const ItemKey& key, bool compensation) {
     GuardContext context;
@@ -456,21 +686,27 @@ class Engine::Run {
     context.spec = &spec;
     context.plan = &plan_;
     context.step = step;
-    context.expected = {{"action", call.action}, {"args", call.args}};
-    context.slots = memory_["slots"];
+    context.expected = Json::object();
+    context.expected["action"] = call.action;
+    context.expected["args"] = call.args;
+    context.slots = &memory_["slots"];
     context.usage = &usage_;
     context.sandbox = &sandbox_;
     if (spec.supports_dry_run) {
       context.dry_run = [&connector, &call] { return connector.dry_run(call); };
     }
+    pending_decisions_.reset();
     std::vector<Decision> decisions = parts_.guards->check(call, context);
-    Json list = Json::array();
-    for (const Decision& d : decisions) {
-      list.push_back({{"guard", d.guard}, {"verdict", to_string(d.verdict)}, {"reason", d.reason}});
+    CanonicalText list = decisions_text(decisions);
+    if (!compensation && !decisions.empty() && decisions.back().verdict == Verdict::kAllow) {
+      pending_decisions_ = std::move(list);
+    } else {
+      EventText data;
+      data.text("action", call.action);
+      if (compensation) data.boolean("compensation", true);
+      data.canonical("decisions", list).number("item", key.item).text("step", key.step);
+      if (auto s = journal(event::kGuardDecision, std::move(data)); !s) return s;
     }
-    Json data = {{"step", key.step}, {"item", key.item}, {"action", call.action}, {"decisions", list}};
-    if (compensation) data["compensation"] = true;
-    if (auto s = journal(event::kGuardDecision, data); !s) return s;
     if (decisions.empty()) return fail(ErrorCode::kDenied, "no guard allowed " + call.action);
     const Decision& final = decisions.back();
     if (final.verdict == Verdict::kDeny) {
@@ -496,10 +732,14 @@ class Engine::Run {
       const char* answer = decision.answer == ApprovalAnswer::kYesToAll ? "all"
                            : decision.approved()                        ? "yes"
                                                                         : "no";
-      if (auto s = journal(event::kApproval,
-                           {{"step", key.step}, {"item", key.item}, {"action", call.action},
-                            {"args", call.args}, {"approved", decision.approved()},
-                            {"answer", answer}, {"by", decision.by}, {"reason", decision.reason}});
+      if (auto s = journal(event::kApproval, {{"step", key.step},
+                                              {"item", key.item},
+                                              {"action", call.action},
+                                              {"args", call.args},
+                                              {"approved", decision.approved()},
+                                              {"answer", answer},
+                                              {"by", decision.by},
+                                              {"reason", decision.reason}});
           !s) {
         return s;
       }
@@ -518,30 +758,36 @@ class Engine::Run {
                     const RetryPolicy& retry, bool retry_allowed, const ItemKey& key) {
     int attempts = retry_allowed ? std::max(1, retry.max_attempts) : 1;
     for (int attempt = 1;; ++attempt) {
-      Json started = {{"step", key.step}, {"item", key.item}, {"action", call.action},
-                      {"args", call.args}, {"attempt", attempt}};
-      if (!call.idempotency_key.empty()) started["idempotency_key"] = call.idempotency_key;
+      EventText started;
+      started.text("action", call.action).json("args", call.args).number("attempt", attempt);
       if (attempt == 1 && !pending_charges_.empty()) {
-        started["charges"] = to_json(pending_charges_);
+        started.json("charges", to_json(pending_charges_));
         ergon::apply(usage_, pending_charges_);
         pending_charges_.clear();
       }
-      if (auto s = journal(event::kActionStarted, started); !s) return fail(s.error());
+      if (attempt == 1 && pending_decisions_) {
+        started.canonical("decisions", *pending_decisions_);
+        pending_decisions_.reset();
+      }
+      if (!call.idempotency_key.empty()) started.text("idempotency_key", call.idempotency_key);
+      started.number("item", key.item).text("step", key.step);
+      if (auto s = journal(event::kActionStarted, std::move(started)); !s) return fail(s.error());
       // The request must not reach the system before the journal knows it was sent.
       if (spec.effect != Effect::kRead) {
         if (auto s = commit(); !s) return fail(s.error());
       }
       ++report_.actions;
       Result<Json> result = connector.execute(call);
-      Json outcome = {{"step", key.step}, {"item", key.item}, {"action", call.action},
-                      {"args", call.args}, {"attempt", attempt}, {"ok", result.has_value()}};
+      EventText outcome;
+      outcome.text("action", call.action).json("args", call.args).number("attempt", attempt);
       if (result) {
-        outcome["result"] = *result;
+        outcome.number("item", key.item).boolean("ok", true).json("result", *result);
       } else {
-        outcome["error"] = result.error().message;
-        outcome["retryable"] = result.error().retryable();
+        outcome.text("error", result.error().message).number("item", key.item).boolean("ok", false);
+        outcome.boolean("retryable", result.error().retryable());
       }
-      if (auto s = journal(event::kOutcome, outcome); !s) return fail(s.error());
+      outcome.text("step", key.step);
+      if (auto s = journal(event::kOutcome, std::move(outcome)); !s) return fail(s.error());
       // Without this outcome a resume would have to ask a person what happened.
       if (spec.effect != Effect::kRead) {
         if (auto s = commit(); !s) return fail(s.error());
@@ -563,16 +809,19 @@ class Engine::Run {
   Result<Json> act(const Step& step, const ItemKey& key) {
     auto found = parts_.connectors->find(step.action);
     if (!found) return fail(found.error());
-    auto [connector, spec] = *found;
+    auto [connector, declared] = *found;
+    const ActionSpec* spec = declared;
 
     auto args = sandbox_.render(step.with, memory_);
     if (!args) return fail(args.error().with_context("arguments: "));
     ActionCall call{spec->name, std::move(*args), ""};
     if (!spec->idempotency_key.empty()) {
-      Json env = {{"args", call.args}, {"session", session_}, {"step", key.step}, {"item", key.item}};
+      Json env = {
+          {"args", call.args}, {"session", session_}, {"step", key.step}, {"item", key.item}};
       auto rendered = sandbox_.render(Json(spec->idempotency_key), env);
       if (!rendered) return fail(rendered.error().with_context("idempotency_key: "));
-      call.idempotency_key = rendered->is_string() ? rendered->get<std::string>() : rendered->dump();
+      call.idempotency_key =
+          rendered->is_string() ? rendered->get<std::string>() : rendered->dump();
     }
 
     // Resume: the journal may already hold this call's outcome, or show it
@@ -585,19 +834,44 @@ class Engine::Run {
       if (!recovered) return recovered;
       result = std::move(recovered);
     } else {
-      if (auto s = authorize(call, *spec, *connector, &step, key, false); !s) return fail(s.error());
+      ActionSpec adjusted;
+      auto inspected = inspect(*connector, *declared, call, key, adjusted);
+      if (!inspected) return fail(inspected.error());
+      spec = *inspected;
+      std::string slot = person_slot(key);
+      if (auto it = answers_.find(slot); it != answers_.end()) {
+        call.person_answer =
+            it->second.is_string() ? it->second.get<std::string>() : it->second.dump();
+        answers_.erase(it);
+        if (call.person_answer == "abort") {
+          return fail(ErrorCode::kAborted, "a person chose to abort at " + describe(key));
+        }
+      }
+      if (auto s = authorize(call, *spec, *connector, &step, key, false); !s)
+        return fail(s.error());
       if (spec->effect == Effect::kIrreversible) {
-        Json intent = {{"step", key.step}, {"item", key.item}, {"action", call.action},
-                       {"args", call.args}, {"idempotency_key", call.idempotency_key}};
-        if (auto s = journal(event::kIntent, intent); !s) return fail(s.error());
+        Json intent = {{"step", key.step},
+                       {"item", key.item},
+                       {"action", call.action},
+                       {"args", call.args},
+                       {"idempotency_key", call.idempotency_key}};
+        if (auto s = journal(event::kIntent, std::move(intent)); !s) return fail(s.error());
       }
       bool retry_allowed = step.on_fail == OnFail::kRetry || spec->effect == Effect::kRead ||
                            !call.idempotency_key.empty();
       result = send(call, *spec, *connector, step.retry, retry_allowed, key);
+      // Only a person can clear the way (a CAPTCHA, a login wall, an
+      // ambiguous element): ask, then send again with the answer.
+      while (!result && result.error().code == ErrorCode::kNeedsPerson) {
+        auto answer = ask_person(key, slot, result.error().message);
+        if (!answer) return fail(answer.error());
+        call.person_answer = *answer;
+        result = send(call, *spec, *connector, step.retry, retry_allowed, key);
+      }
       if (!result) return result;
       if (spec->effect == Effect::kIrreversible) {
-        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item},
-                                            {"action", call.action}});
+        if (auto s = journal(event::kDone,
+                             {{"step", key.step}, {"item", key.item}, {"action", call.action}});
             !s) {
           return fail(s.error());
         }
@@ -612,6 +886,66 @@ class Engine::Run {
     return result;
   }
 
+  // Asks the connector about a call before the guards see it. It may refuse
+  // the call (journaled as that connector's guard decision) or say the call
+  // is riskier than its spec — a click on "Confirm" is irreversible. Returns
+  // the spec to guard and run the call with (`adjusted` when it differs).
+  Result<const ActionSpec*> inspect(Connector& connector, const ActionSpec& spec,
+                                    const ActionCall& call, const ItemKey& key,
+                                    ActionSpec& adjusted) {
+    auto facts = connector.inspect(call);
+    if (!facts) {
+      if (facts.error().code != ErrorCode::kDenied) return fail(facts.error());
+      Json decision = {
+          {"guard", connector.name()}, {"verdict", "deny"}, {"reason", facts.error().message}};
+      if (auto s = journal(event::kGuardDecision, {{"step", key.step},
+                                                   {"item", key.item},
+                                                   {"action", call.action},
+                                                   {"decisions", Json::array({decision})}});
+          !s) {
+        return fail(s.error());
+      }
+      ++report_.denials;
+      return fail(facts.error().with_context(connector.name() + " refused " + call.action + ": "));
+    }
+    auto effect = facts->find("effect");
+    if (effect == facts->end() || !effect->is_string()) return &spec;
+    auto parsed = parse_effect(effect->get<std::string>());
+    if (!parsed) return fail(parsed.error().with_context(connector.name() + ": "));
+    if (*parsed == spec.effect) return &spec;
+    adjusted = spec;
+    adjusted.effect = *parsed;
+    return &adjusted;
+  }
+
+  static std::string person_slot(const ItemKey& key) {
+    return "person:" + key.step + (key.item == kWholeStep ? "" : ":" + std::to_string(key.item));
+  }
+
+  // A connector said only a person can go on. Asks now when someone can
+  // answer; otherwise journals the question and leaves the session waiting
+  // (the answer comes back through resume).
+  Result<std::string> ask_person(const ItemKey& key, const std::string& slot,
+                                 const std::string& what) {
+    std::string question = describe(key) + ": " + what;
+    if (auto s = commit(); !s) return fail(s.error());
+    auto text = parts_.approver->answer({session_, slot, question, {}});
+    if (!text) {
+      if (auto s =
+              journal(event::kQuestion, {{"slot", slot}, {"text", question}, {"step", key.step}});
+          !s) {
+        return fail(s.error());
+      }
+      report_.questions.push_back({slot, question});
+      waiting_ = true;
+      return fail(ErrorCode::kUnavailable, "waiting for a person");
+    }
+    if (auto s = journal(event::kAnswer, {{"slot", slot}, {"value", *text}}); !s)
+      return fail(s.error());
+    if (*text == "abort") return fail(ErrorCode::kAborted, "a person chose to abort: " + what);
+    return *text;
+  }
+
   // An action sent before a crash with no recorded outcome: re-send only when
   // that is safe; otherwise a person says what happened.
   Result<Json> recover_in_flight(const ActionCall& call, const ActionSpec& spec,
@@ -621,12 +955,15 @@ class Engine::Run {
     resend.args = flight.args;
     resend.idempotency_key = flight.idempotency_key;
     if (spec.effect == Effect::kRead || !flight.idempotency_key.empty()) {
-      if (auto s = authorize(resend, spec, connector, &step, key, false); !s) return fail(s.error());
+      if (auto s = authorize(resend, spec, connector, &step, key, false); !s)
+        return fail(s.error());
       auto result = send(resend, spec, connector, step.retry, true, key);
       if (!result) return result;
       if (spec.effect == Effect::kIrreversible) {
-        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item},
-                                            {"action", call.action}, {"recovered", true}});
+        if (auto s = journal(event::kDone, {{"step", key.step},
+                                            {"item", key.item},
+                                            {"action", call.action},
+                                            {"recovered", true}});
             !s) {
           return fail(s.error());
         }
@@ -638,33 +975,44 @@ class Engine::Run {
         "{} was sending {} {} when ergon stopped; it may or may not have happened. Check the "
         "system, then answer: happened, retry or abort",
         describe(key), call.action, truncate(parts_.vault->redact(flight.args).dump()));
-    std::string slot = "recover:" + key.step + (key.item == kWholeStep ? "" : ":" + std::to_string(key.item));
+    std::string slot =
+        "recover:" + key.step + (key.item == kWholeStep ? "" : ":" + std::to_string(key.item));
     std::string choice;
     if (auto it = answers_.find(slot); it != answers_.end() && it->second.is_string()) {
       choice = it->second.get<std::string>();
     } else if (auto s = commit(); !s) {
       return fail(s.error());
-    } else if (auto text = parts_.approver->answer({session_, slot, question, {"happened", "retry", "abort"}})) {
+    } else if (auto text = parts_.approver->answer(
+                   {session_, slot, question, {"happened", "retry", "abort"}})) {
       choice = *text;
     } else {
-      if (auto s = journal(event::kQuestion, {{"slot", slot}, {"text", question}, {"step", key.step}}); !s) {
+      if (auto s =
+              journal(event::kQuestion, {{"slot", slot}, {"text", question}, {"step", key.step}});
+          !s) {
         return fail(s.error());
       }
       report_.questions.push_back({slot, question});
       waiting_ = true;
       return fail(ErrorCode::kUnavailable, "waiting for a person");
     }
-    if (auto s = journal(event::kAnswer, {{"slot", slot}, {"value", choice}}); !s) return fail(s.error());
+    if (auto s = journal(event::kAnswer, {{"slot", slot}, {"value", choice}}); !s)
+      return fail(s.error());
     if (choice == "happened") {
       Json result = Json::object();
-      if (auto s = journal(event::kOutcome, {{"step", key.step}, {"item", key.item}, {"action", call.action},
-                                             {"args", flight.args}, {"ok", true}, {"result", result},
+      if (auto s = journal(event::kOutcome, {{"step", key.step},
+                                             {"item", key.item},
+                                             {"action", call.action},
+                                             {"args", flight.args},
+                                             {"ok", true},
+                                             {"result", result},
                                              {"confirmed_by_person", true}});
           !s) {
         return fail(s.error());
       }
       if (spec.effect == Effect::kIrreversible) {
-        if (auto s = journal(event::kDone, {{"step", key.step}, {"item", key.item}, {"action", call.action}}); !s) {
+        if (auto s = journal(event::kDone,
+                             {{"step", key.step}, {"item", key.item}, {"action", call.action}});
+            !s) {
           return fail(s.error());
         }
       }
@@ -673,7 +1021,8 @@ class Engine::Run {
       return result;
     }
     if (choice == "retry") {
-      if (auto s = authorize(resend, spec, connector, &step, key, false); !s) return fail(s.error());
+      if (auto s = authorize(resend, spec, connector, &step, key, false); !s)
+        return fail(s.error());
       auto result = send(resend, spec, connector, step.retry, false, key);
       if (result) remember_for_saga(key, resend.action, resend.args, *result);
       return result;
@@ -727,7 +1076,9 @@ class Engine::Run {
       if (!original) continue;
       const Compensation& how = *original->second->compensate;
       auto target = parts_.connectors->find(how.action);
-      Json data = {{"step", entry.key.step}, {"item", entry.key.item}, {"action", how.action},
+      Json data = {{"step", entry.key.step},
+                   {"item", entry.key.item},
+                   {"action", how.action},
                    {"undoes", entry.action}};
       auto args = sandbox_.render(how.with, {{"args", entry.args}, {"result", entry.result}});
       Status status;
@@ -766,9 +1117,11 @@ class Engine::Run {
   Principal principal_;
   Plan plan_;
   Json memory_ = Json::object();
-  Sandbox sandbox_;
+  Sandbox& sandbox_ = thread_sandbox();
   PolicyUsage usage_;
   std::vector<PolicyCharge> pending_charges_;
+  // An allowed call's guard decisions, for its action_started.
+  std::optional<CanonicalText> pending_decisions_;
   std::set<std::string> yes_to_all_;
   std::map<ItemKey, Json> finished_;  // {state, result} of done or skipped executions
   std::map<ItemKey, Json> results_;   // action results journaled, step not yet finished
@@ -780,14 +1133,19 @@ class Engine::Run {
   std::string error_;
   std::string ended_;
   bool waiting_ = false;
-  std::vector<std::pair<const char*, Json>> pending_;  // recorded, not yet committed
+  bool started_ = false;  // begin() created the session, rather than resuming it
+  // Recorded, not yet committed: each event's type and canonical JSON data.
+  std::vector<std::pair<std::string, std::string>> pending_;
+  std::string strings_;  // journal()'s buffer for the secret check, kept for its capacity
   int64_t last_commit_ms_ = 0;
 };
 
 Engine::Engine(EngineParts parts) : parts_(parts) {}
 Engine::~Engine() = default;
 
-void Engine::on_event(std::function<void(const Event&)> sink) { sink_ = std::move(sink); }
+void Engine::on_event(std::function<void(const Event&)> sink) {
+  sink_ = std::move(sink);
+}
 
 Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id) {
   std::vector<std::string> known;
@@ -798,7 +1156,7 @@ Result<SessionReport> Engine::start(const Plan& plan, const std::string& session
   if (!created) return fail(created.error());
   Run run(parts_, sink_, id);
   if (auto s = run.begin(plan); !s) return fail(s.error());
-  return run.execute();
+  return with_connectors(*parts_.connectors, id, [&] { return run.execute(); });
 }
 
 Result<SessionReport> Engine::resume(const std::string& session_id, const Json& answers) {
@@ -808,16 +1166,17 @@ Result<SessionReport> Engine::resume(const std::string& session_id, const Json& 
     return fail(ErrorCode::kNotFound, "session " + session_id + " has no events");
   }
   if (auto s = verify_chain(*events); !s) {
-    return fail(s.error().with_context("refusing to resume " + session_id + ": journal does not verify: "));
+    return fail(
+        s.error().with_context("refusing to resume " + session_id + ": journal does not verify: "));
   }
   Run run(parts_, sink_, session_id);
   if (auto s = run.replay(*events); !s) return fail(s.error());
   if (!run.ended().empty()) {
-    return fail(ErrorCode::kFailedPrecondition,
-                "session " + session_id + " already ended (" + run.ended() + "); nothing to resume");
+    return fail(ErrorCode::kFailedPrecondition, "session " + session_id + " already ended (" +
+                                                    run.ended() + "); nothing to resume");
   }
   if (auto s = run.answer(answers); !s) return fail(s.error());
-  return run.execute();
+  return with_connectors(*parts_.connectors, session_id, [&] { return run.execute(); });
 }
 
 }  // namespace ergon

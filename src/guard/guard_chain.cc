@@ -41,6 +41,7 @@ std::vector<Decision> GuardChain::check(const ActionCall& call, GuardContext& co
         "no guards are configured, so " + call.action + " is denied (default deny)", nullptr});
     return decisions;
   }
+  decisions.reserve(guards_.size());
   for (const auto& guard : guards_) {
     Decision decision;
     try {

@@ -38,6 +38,7 @@ Decision deny(const std::string& guard, std::string reason) {
 
 // A parsed schema, or why it could not be parsed. Immutable once cached.
 struct CompiledSchema {
+  Json source;                               // the JSON Schema it was parsed from
   std::unique_ptr<valijson::Schema> schema;  // null when `error` is set
   std::string error;
 };
@@ -124,9 +125,12 @@ class SchemaGuard final : public Guard {
     try {
       valijson::Validator validator;
       valijson::adapters::NlohmannJsonAdapter target(call.args);
-      if (validator.validate(*compiled->schema, target, &results)) {
+      // Valid arguments, the common case, need no error report: only a failure
+      // is validated again to collect one.
+      if (validator.validate(*compiled->schema, target, nullptr)) {
         return allow(name_, "arguments match the parameter schema of " + call.action);
       }
+      validator.validate(*compiled->schema, target, &results);
     } catch (const std::exception& e) {
       return deny(name_, "validating the arguments of " + call.action + " failed: " + e.what());
     }
@@ -142,14 +146,13 @@ class SchemaGuard final : public Guard {
 
  private:
   std::shared_ptr<const CompiledSchema> compile(const std::string& action, const Json& schema) {
-    std::string key = action + '\n' + sha256_hex(canonical_json(schema));
     {
       std::lock_guard lock(mu_);
-      auto it = cache_.find(key);
-      if (it != cache_.end()) return it->second;
+      if (auto cached = find(action, schema)) return cached;
     }
     // Parsed outside the lock; when two threads race, both parse and the first stored wins.
     auto compiled = std::make_shared<CompiledSchema>();
+    compiled->source = schema;
     try {
       auto parsed = std::make_unique<valijson::Schema>();
       valijson::SchemaParser parser;
@@ -161,12 +164,29 @@ class SchemaGuard final : public Guard {
       if (!compiled->error.empty() && compiled->error.back() == '.') compiled->error.pop_back();
     }
     std::lock_guard lock(mu_);
-    return cache_.emplace(std::move(key), std::move(compiled)).first->second;
+    if (auto cached = find(action, schema)) return cached;
+    auto& kept = cache_[action];
+    if (kept.size() >= kSchemasPerAction) kept.erase(kept.begin());
+    kept.push_back(compiled);
+    return compiled;
   }
 
+  // The cached compilation of `schema` for `action`, or null. Requires mu_.
+  std::shared_ptr<const CompiledSchema> find(const std::string& action, const Json& schema) const {
+    auto it = cache_.find(action);
+    if (it == cache_.end()) return nullptr;
+    for (const auto& compiled : it->second) {
+      if (compiled->source == schema) return compiled;
+    }
+    return nullptr;
+  }
+
+  // An action has one schema unless its connector changes it; a few are kept.
+  static constexpr size_t kSchemasPerAction = 8;
   const std::string name_ = "schema";
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const CompiledSchema>> cache_;  // guarded by mu_
+  // Guarded by mu_: by action, the schemas it was last checked against.
+  std::map<std::string, std::vector<std::shared_ptr<const CompiledSchema>>> cache_;
 };
 
 // ---------------------------------------------------------------------------
@@ -184,18 +204,32 @@ class PolicyGuard final : public Guard {
                   "the guard context for " + call.action +
                       " has no sandbox or usage, so policy cannot be evaluated (engine bug)");
     }
-    Json roles = Json::array();
-    for (const std::string& role : context.principal.roles) roles.push_back(role);
-    Json input = {{"args", call.args},
-                  {"session", {{"id", context.session}}},
-                  {"principal", {{"id", context.principal.id}, {"roles", std::move(roles)}}},
-                  {"slots", context.slots}};
-    context.policy = policy_.evaluate(call.action, input, *context.usage, *context.sandbox);
+    // Only `when` predicates and budget sums read the input: build it (copying
+    // the arguments and slots) only for an action such a rule applies to.
+    static const Json kUnread = Json::object();
+    Json input;
+    if (reads_input(call.action)) {
+      Json roles = Json::array();
+      for (const std::string& role : context.principal.roles) roles.push_back(role);
+      input = {{"args", call.args},
+               {"session", {{"id", context.session}}},
+               {"principal", {{"id", context.principal.id}, {"roles", std::move(roles)}}},
+               {"slots", context.slots != nullptr ? *context.slots : Json::object()}};
+    }
+    context.policy = policy_.evaluate(call.action, input.is_null() ? kUnread : input,
+                                      *context.usage, *context.sandbox);
     if (!context.policy.allowed) return deny(name_, context.policy.reason);
     return allow(name_, context.policy.reason);
   }
 
  private:
+  bool reads_input(const std::string& action) const {
+    for (const PolicyRule& rule : policy_.rules()) {
+      if ((!rule.when.empty() || rule.budget) && glob_match(rule.actions, action)) return true;
+    }
+    return false;
+  }
+
   const std::string name_ = "policy";
   const Policy& policy_;
 };
@@ -232,7 +266,9 @@ class IntentGuard final : public Guard {
       return deny(name_, call.action + " is not in the approved plan (at this point it derives " +
                              action->get<std::string>() + ")");
     }
-    Json expected_args = expected.value("args", Json::object());
+    static const Json kNoArgs = Json::object();
+    auto args = expected.find("args");
+    const Json& expected_args = args != expected.end() ? *args : kNoArgs;
     if (expected_args != call.args) {
       std::vector<std::string> paths = differing_paths(expected_args, call.args);
       std::string reason = "arguments of " + call.action + " differ from what the plan derives: ";

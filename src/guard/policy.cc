@@ -86,11 +86,12 @@ PolicyVerdict Policy::evaluate(const std::string& action, const Json& input,
   }
 
   PolicyVerdict verdict;
-  std::vector<std::string> permit_ids;
+  std::string permitted_by;  // the ids of the applicable permits, comma-separated
   bool any_auto_approve = false;
   for (const PolicyRule* rule : applicable) {
     const std::string id = rule->id();
-    permit_ids.push_back(id);
+    if (!permitted_by.empty()) permitted_by += ", ";
+    permitted_by += id;
     verdict.require_approval = verdict.require_approval || rule->require_approval;
     any_auto_approve = any_auto_approve || rule->auto_approve;
     if (!rule->max_calls && !rule->budget) continue;
@@ -141,13 +142,12 @@ PolicyVerdict Policy::evaluate(const std::string& action, const Json& input,
     verdict.charges.push_back(PolicyCharge{id, amount});
   }
 
-  if (permit_ids.empty()) {
+  if (permitted_by.empty()) {
     return deny("no policy rule permits " + action + " (default deny)");
   }
   verdict.allowed = true;
   verdict.auto_approve = any_auto_approve && !verdict.require_approval;
-  verdict.reason = "permitted by " + permit_ids.front();
-  for (size_t i = 1; i < permit_ids.size(); ++i) verdict.reason += ", " + permit_ids[i];
+  verdict.reason = "permitted by " + permitted_by;
   return verdict;
 }
 

@@ -14,35 +14,51 @@ Json Event::body() const {
   return body;
 }
 
+namespace {
+
+// The canonical body is kBodyHead + canonical data + body_tail(event): it must
+// equal canonical_json(event.body()), the keys in byte order as nlohmann's
+// std::map orders them, strings escaped as canonical_json escapes them.
+constexpr std::string_view kBodyHead = R"({"data":)";
+
+std::string body_tail(const Event& event) {
+  std::string tail;
+  tail.reserve(event.session.size() + event.type.size() + 80);
+  tail += R"(,"seq":)";
+  tail += std::to_string(event.seq);
+  tail += R"(,"session":)";
+  append_json_string(tail, event.session);
+  tail += R"(,"time_ms":)";
+  tail += std::to_string(event.time_ms);
+  tail += R"(,"type":)";
+  append_json_string(tail, event.type);
+  tail += '}';
+  return tail;
+}
+
+}  // namespace
+
 std::string canonical_body(const Event& event, std::string_view canonical_data) {
-  // Must equal canonical_json(event.body()): the keys in byte order, as
-  // nlohmann's std::map orders them, strings escaped by the same serialiser.
+  std::string tail = body_tail(event);
   std::string body;
-  body.reserve(canonical_data.size() + event.session.size() + event.type.size() + 80);
-  body += R"({"data":)";
+  body.reserve(kBodyHead.size() + canonical_data.size() + tail.size());
+  body += kBodyHead;
   body += canonical_data;
-  body += R"(,"seq":)";
-  body += std::to_string(event.seq);
-  body += R"(,"session":)";
-  body += canonical_json(Json(event.session));
-  body += R"(,"time_ms":)";
-  body += std::to_string(event.time_ms);
-  body += R"(,"type":)";
-  body += canonical_json(Json(event.type));
-  body += '}';
+  body += tail;
   return body;
 }
 
+std::string chain_hash(const std::string& prev_hash, const Event& event,
+                       std::string_view canonical_data) {
+  return sha256_hex({prev_hash, kBodyHead, canonical_data, body_tail(event)});
+}
+
 std::string chain_hash(const std::string& prev_hash, std::string_view canonical_body) {
-  std::string bytes;
-  bytes.reserve(prev_hash.size() + canonical_body.size());
-  bytes += prev_hash;
-  bytes += canonical_body;
-  return sha256_hex(bytes);
+  return sha256_hex({prev_hash, canonical_body});
 }
 
 std::string chain_hash(const std::string& prev_hash, const Event& event) {
-  return chain_hash(prev_hash, canonical_body(event, canonical_json(event.data)));
+  return chain_hash(prev_hash, event, canonical_json(event.data));
 }
 
 Status verify_chain(const std::vector<Event>& events) {

@@ -162,6 +162,8 @@ class SqliteStore final : public Store {
   Result<SessionInfo> create_session(const std::string& id, const std::string& goal,
                                      const std::string& workspace) override;
   Result<Event> append(const std::string& session, const std::string& type, Json data) override;
+  Result<std::string> append_canonical(const std::string& session, const std::string& type,
+                                       std::string_view canonical_data) override;
   Status begin_batch() override;
   Status commit_batch() override;
   Status set_status(const std::string& session, SessionStatus status) override;
@@ -174,6 +176,9 @@ class SqliteStore final : public Store {
 
   Error sqlite_error(std::string_view operation, int rc) const;
   Status exec(const char* sql, std::string_view operation);
+  // Appends `event` (session and type set) with `data_text` as its canonical
+  // data: assigns seq, time, prev_hash and hash.
+  Status append_text(Event& event, std::string_view data_text);
   Status migrate();
   Status prepare_statements();
 
@@ -435,13 +440,34 @@ Result<SessionInfo> SqliteStore::create_session(const std::string& id, const std
 }
 
 Result<Event> SqliteStore::append(const std::string& session, const std::string& type, Json data) {
+  Event event;
+  event.session = session;
+  event.type = type;
+  event.data = std::move(data);
+  const std::string data_text = canonical_json(event.data);
+  if (auto s = append_text(event, data_text); !s) return fail(s.error());
+  return event;
+}
+
+Result<std::string> SqliteStore::append_canonical(const std::string& session,
+                                                  const std::string& type,
+                                                  std::string_view canonical_data) {
+  Event event;
+  event.session = session;
+  event.type = type;
+  if (auto s = append_text(event, canonical_data); !s) return fail(s.error());
+  return std::move(event.hash);
+}
+
+Status SqliteStore::append_text(Event& event, std::string_view data_text) {
+  const std::string& session = event.session;
+  const std::string& type = event.type;
   auto guard = lock("append");
   if (!guard) return fail(guard.error());
   const auto operation = [&] { return fmt::format("append '{}' to session '{}'", type, session); };
   if (auto s = begin_write("append"); !s) return fail(s.error().with_context(operation() + ": "));
   const bool in_batch = in_batch_on_this_thread();
 
-  Event event;
   auto cached = in_batch ? batch_heads_.find(session) : batch_heads_.end();
   if (cached != batch_heads_.end()) {
     event.prev_hash = cached->second.hash;
@@ -466,12 +492,8 @@ Result<Event> SqliteStore::append(const std::string& session, const std::string&
     event.prev_hash = use.text(0);
     event.seq = use.integer(1) + 1;
   }
-  event.session = session;
-  event.type = type;
   event.time_ms = clock_.now_ms();
-  event.data = std::move(data);
-  const std::string data_text = canonical_json(event.data);
-  event.hash = chain_hash(event.prev_hash, canonical_body(event, data_text));
+  event.hash = chain_hash(event.prev_hash, event, data_text);
   {
     Use use(insert_event_);
     use.bind(1, session)
@@ -486,14 +508,19 @@ Result<Event> SqliteStore::append(const std::string& session, const std::string&
   }
   if (in_batch) {
     // The session row is written once, when the batch is flushed.
-    batch_heads_[session] = BatchHead{event.hash, event.seq, event.time_ms};
-    return event;
+    BatchHead head{event.hash, event.seq, event.time_ms};
+    if (cached != batch_heads_.end()) {
+      cached->second = std::move(head);
+    } else {
+      batch_heads_.emplace(session, std::move(head));
+    }
+    return {};
   }
   if (auto s = write_head(session, event.hash, event.seq, event.time_ms); !s) {
     return fail(abort_write(s.error().with_context(operation() + ": ")));
   }
   if (auto s = end_write("append"); !s) return fail(s.error().with_context(operation() + ": "));
-  return event;
+  return {};
 }
 
 Status SqliteStore::write_head(const std::string& session, const std::string& head, int64_t events,

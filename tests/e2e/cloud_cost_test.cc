@@ -71,7 +71,8 @@ class CloudCostTest : public ::testing::Test {
     Json list = get("/v1/instances");
     for (const Json& i : list["instances"]) {
       if (env.empty() || i["tags"]["env"] == env) {
-        out[i["id"].get<std::string>()] = i["size"].get<std::string>() + "/" + i["state"].get<std::string>();
+        out[i["id"].get<std::string>()] =
+            i["size"].get<std::string>() + "/" + i["state"].get<std::string>();
       }
     }
     return out;
@@ -161,8 +162,9 @@ TEST_F(CloudCostTest, PolicyForbidsTouchingProduction) {
   auto prod = instances("prod");
   ASSERT_FALSE(prod.empty());
   std::string id = prod.begin()->first;
-  std::string plan = write_plan(Json::array(
-      {{{"id", "stop_prod"}, {"do", "cloud.stop_instance"}, {"with", {{"id", id}, {"env", "prod"}}}}}));
+  std::string plan = write_plan(Json::array({{{"id", "stop_prod"},
+                                              {"do", "cloud.stop_instance"},
+                                              {"with", {{"id", id}, {"env", "prod"}}}}}));
   RunResult r = ergon({"run", "--yes", "--plan", plan});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("policy guard denied cloud.stop_instance"), std::string::npos) << r.out;
@@ -194,8 +196,8 @@ TEST_F(CloudCostTest, TerminalApprovalNoAborts) {
 }
 
 TEST_F(CloudCostTest, ServiceUnavailableIsRetried) {
-  post("/_control/faults", {{"method", "POST"}, {"path_prefix", "/v1/instances"}, {"status", 503},
-                            {"count", 1}});
+  post("/_control/faults",
+       {{"method", "POST"}, {"path_prefix", "/v1/instances"}, {"status", 503}, {"count", 1}});
   RunResult r = ergon({"run", "--yes", kGoal});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   std::vector<Json> log = calls();
@@ -214,13 +216,14 @@ TEST_F(CloudCostTest, BadRequestIsNotRetriedAndExplained) {
     if (i["tags"]["env"] != "prod" && i["size"].get<std::string>().starts_with("m5.")) target = i;
   }
   ASSERT_TRUE(target.is_object());
-  std::string plan = write_plan(Json::array(
-      {{{"id", "grow"},
-        {"do", "cloud.resize_instance"},
-        {"on_fail", "retry"},
-        {"with",
-         {{"id", target["id"]}, {"env", target["tags"]["env"]}, {"size", "c5.large"},
-          {"from_size", target["size"]}}}}}));
+  std::string plan = write_plan(Json::array({{{"id", "grow"},
+                                              {"do", "cloud.resize_instance"},
+                                              {"on_fail", "retry"},
+                                              {"with",
+                                               {{"id", target["id"]},
+                                                {"env", target["tags"]["env"]},
+                                                {"size", "c5.large"},
+                                                {"from_size", target["size"]}}}}}));
   RunResult r = ergon({"run", "--yes", "--plan", plan});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("HTTP 400"), std::string::npos) << r.out;
@@ -237,8 +240,10 @@ TEST_F(CloudCostTest, TamperedJournalFailsAudit) {
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((workspace_ + "/.ergon/ergon.db").c_str(), &db), SQLITE_OK);
-  std::string sql = "UPDATE events SET data = replace(data, 'stop', 'keep') WHERE session = '" +
-                    session + "' AND seq = 5";
+  // Event 5 is a step's event whatever its type: every one names its step.
+  std::string sql =
+      "UPDATE events SET data = replace(data, '\"step\"', '\"stop\"') WHERE session = '" + session +
+      "' AND seq = 5";
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 
@@ -251,8 +256,11 @@ TEST_F(CloudCostTest, KilledDuringIrreversibleActionResumesWithoutRepeating) {
   // The reservation requests (the dry run for the approval preview, then the
   // purchase) hang long enough for the test to kill ergon during the purchase;
   // the service still carries the purchase out.
-  post("/_control/faults", {{"method", "POST"}, {"path_prefix", "/v1/reservations"},
-                            {"delay_ms", 2000}, {"status", 0}, {"count", 2}});
+  post("/_control/faults", {{"method", "POST"},
+                            {"path_prefix", "/v1/reservations"},
+                            {"delay_ms", 2000},
+                            {"status", 0},
+                            {"count", 2}});
   Child run({bin("ergon"), "-w", workspace_, "run", "--yes", kGoal}, options());
   bool purchase_sent = false;
   for (int i = 0; i < 400 && !purchase_sent; ++i) {
@@ -283,8 +291,11 @@ TEST_F(CloudCostTest, KilledDuringIrreversibleActionResumesWithoutRepeating) {
 }
 
 TEST_F(CloudCostTest, KilledDuringWriteWithoutKeyAsksAPerson) {
-  post("/_control/faults", {{"method", "POST"}, {"path_prefix", "/v1/instances"},
-                            {"delay_ms", 4000}, {"status", 0}, {"count", 1}});
+  post("/_control/faults", {{"method", "POST"},
+                            {"path_prefix", "/v1/instances"},
+                            {"delay_ms", 4000},
+                            {"status", 0},
+                            {"count", 1}});
   Child run({bin("ergon"), "-w", workspace_, "run", "--yes", kGoal}, options());
   bool seen = false;
   for (int i = 0; i < 300 && !seen; ++i) {

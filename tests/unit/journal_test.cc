@@ -96,6 +96,7 @@ TEST(EventBody, StoresShortcutEqualsTheCanonicalBody) {
     const std::string body = canonical_json(e.body());
     EXPECT_EQ(canonical_body(e, canonical_json(e.data)), body);
     EXPECT_EQ(chain_hash(kFirstHash, e), chain_hash(kFirstHash, std::string_view(body)));
+    EXPECT_EQ(chain_hash(kFirstHash, e, canonical_json(e.data)), chain_hash(kFirstHash, e));
   }
 }
 
