@@ -44,13 +44,16 @@ Result<std::unique_ptr<Session>> open_store(const std::string& dir);
 
 // Exit codes of the ergon command.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;      // the session failed or was aborted
-inline constexpr int kExitUsage = 2;       // bad input: arguments or files
-inline constexpr int kExitWaiting = 3;     // the session waits for a person
+inline constexpr int kExitFailed = 1;   // the session failed or was aborted
+inline constexpr int kExitUsage = 2;    // bad input: arguments or files
+inline constexpr int kExitWaiting = 3;  // the session waits for a person
 int exit_code_for(const SessionReport& report);
 // Prints "ergon: <message>" to stderr and returns the exit code for the error.
 int report_error(const Error& error);
 
 int run_demo(const std::string& workspace_dir, const ApprovalChoice& choice, double target_pct);
+// `ergon demo care`: the care-portal example on its sample portal, in Chromium.
+int run_care_demo(const std::string& workspace_dir, const ApprovalChoice& choice,
+                  const std::string& layout);
 
 }  // namespace ergon::cli

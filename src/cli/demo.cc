@@ -2,18 +2,19 @@
 // a free loopback port, runs the goal against it, verifies the effect in the
 // service itself and prints a short report.
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <httplib.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "cli/app.h"
 #include "cli/console.h"
@@ -43,7 +44,7 @@ class SampleService {
   }
 
   // Starts `binary` and waits for its "listening on HOST:PORT" line.
-  Result<std::string> start(const std::string& binary, const std::string& token,
+  Result<std::string> start(const std::string& binary, const std::vector<std::string>& flags,
                             const std::string& log_path) {
     int pipe_fds[2];
     if (pipe(pipe_fds) != 0) return fail(ErrorCode::kInternal, "pipe failed");
@@ -53,7 +54,8 @@ class SampleService {
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    std::vector<std::string> args = {binary, "--port", "0", "--token", token};
+    std::vector<std::string> args = {binary, "--port", "0"};
+    args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -63,8 +65,8 @@ class SampleService {
     out_ = pipe_fds[0];
     if (rc != 0) {
       pid_ = -1;
-      return fail(ErrorCode::kNotFound, "cannot start the sample service " + binary +
-                                            " (build it with `make`)");
+      return fail(ErrorCode::kNotFound,
+                  "cannot start the sample service " + binary + " (build it with `make`)");
     }
     std::string buffer;
     char chunk[256];
@@ -113,12 +115,13 @@ std::map<std::string, std::string> prod_fingerprint(const Json& instances) {
 }  // namespace
 
 int run_demo(const std::string& workspace_dir, const ApprovalChoice& choice, double target_pct) {
-  fs::path dir = workspace_dir.empty() ? fs::path(ERGON_EXAMPLES_DIR) / "cloud-cost" : fs::path(workspace_dir);
+  fs::path dir =
+      workspace_dir.empty() ? fs::path(ERGON_EXAMPLES_DIR) / "cloud-cost" : fs::path(workspace_dir);
   std::string token = random_token();
   setenv("ACME_CLOUD_TOKEN", token.c_str(), 1);
   fs::create_directories(dir / ".ergon");
   SampleService service;
-  auto url = service.start((self_dir() / "acme_cloud").string(), token,
+  auto url = service.start((self_dir() / "acme_cloud").string(), {"--token", token},
                            (dir / ".ergon" / "acme-cloud.log").string());
   if (!url) return report_error(url.error());
   setenv("ACME_CLOUD_URL", url->c_str(), 1);
@@ -133,8 +136,8 @@ int run_demo(const std::string& workspace_dir, const ApprovalChoice& choice, dou
   if (!bill_before) return report_error(bill_before.error());
   if (!instances_before) return report_error(instances_before.error());
 
-  std::string goal = fmt::format(
-      "Cut our monthly cloud spend by {:g}% without touching production", target_pct);
+  std::string goal =
+      fmt::format("Cut our monthly cloud spend by {:g}% without touching production", target_pct);
   SkillPlanner planner(s.workspace.skills);
   auto plan = planner.plan(goal, Json::object());
   if (!plan) return report_error(plan.error());
@@ -157,16 +160,101 @@ int run_demo(const std::string& workspace_dir, const ApprovalChoice& choice, dou
   auto audit = verify_session(*s.store, report->session);
 
   std::cout << "\nVerified against acme-cloud:\n";
-  std::cout << fmt::format("  projected monthly bill ${:.2f} -> ${:.2f} ({:.1f}% lower; target {:g}%) {}\n",
-                           before, after, drop, target_pct,
-                           drop + 1e-9 >= target_pct ? "MET" : "NOT MET");
+  std::cout << fmt::format(
+      "  projected monthly bill ${:.2f} -> ${:.2f} ({:.1f}% lower; target {:g}%) {}\n", before,
+      after, drop, target_pct, drop + 1e-9 >= target_pct ? "MET" : "NOT MET");
   std::cout << fmt::format("  production instances unchanged: {}\n", prod_untouched ? "yes" : "NO");
   std::cout << fmt::format("  journal: {} ({})\n", audit ? "chain intact" : audit.error().message,
                            report->head.substr(0, 16));
-  std::cout << fmt::format("  audit it: ergon -w {} audit verify {}\n", dir.string(), report->session);
+  std::cout << fmt::format("  audit it: ergon -w {} audit verify {}\n", dir.string(),
+                           report->session);
   bool ok = report->status == SessionStatus::kDone && drop + 1e-9 >= target_pct && prod_untouched &&
             audit.has_value();
   if (report->status == SessionStatus::kWaiting) return kExitWaiting;
+  return ok ? kExitOk : kExitFailed;
+}
+
+int run_care_demo(const std::string& workspace_dir, const ApprovalChoice& choice,
+                  const std::string& layout) {
+  fs::path dir = workspace_dir.empty() ? fs::path(ERGON_EXAMPLES_DIR) / "care-portal"
+                                       : fs::path(workspace_dir);
+  std::string password = random_token();
+  setenv("CARE_PORTAL_PASSWORD", password.c_str(), 1);
+  fs::create_directories(dir / ".ergon");
+  SampleService service;
+  auto url = service.start((self_dir() / "care_portal").string(), {"--layout", layout},
+                           (dir / ".ergon" / "care-portal.log").string());
+  if (!url) return report_error(url.error());
+  setenv("CARE_PORTAL_URL", url->c_str(), 1);
+  std::cout << "CarePoint (sample provider portal, layout " << layout << ") is running at " << *url
+            << "\n\n";
+
+  auto opened = open_session(dir.string(), choice, true);
+  if (!opened) return report_error(opened.error());
+  Session& s = **opened;
+
+  // A week from today, so the portal's "no dates in the past" always holds.
+  auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+             std::chrono::days(7);
+  std::chrono::year_month_day ymd(day);
+  std::string date =
+      fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  std::string goal =
+      "Get Jane Doe's lumbar spine MRI (CPT 72148, member MBR-123456) "
+      "pre-authorised and booked in-network on " +
+      date;
+  Json slots = {{"patient", "Jane Doe"},
+                {"member_id", "MBR-123456"},
+                {"cpt_code", "72148"},
+                {"preferred_date", date}};
+  SkillPlanner planner(s.workspace.skills);
+  auto plan = planner.plan(goal, slots);
+  if (!plan) return report_error(plan.error());
+  std::cout << "Goal: " << goal << "\n";
+  print_plan(std::cout, *plan, s.workspace);
+  std::cout << "\nRunning (a real Chromium, headless):\n";
+  auto report = s.engine->start(*plan);
+  if (!report) return report_error(report.error());
+  std::cout << "\n";
+  print_report(std::cout, *report);
+
+  httplib::Client portal(*url);
+  auto answer = portal.Get("/_control/state");
+  if (!answer || answer->status != 200) {
+    return report_error({ErrorCode::kUnavailable, "cannot read the portal's state"});
+  }
+  Json state = Json::parse(answer->body, nullptr, false);
+  Json appointments = state.value("appointments", Json::array());
+  int approved = 0;
+  for (const Json& p : state.value("preauths", Json::array())) {
+    if (p.value("member_id", "") == "MBR-123456" && p.value("status", "") == "Approved") ++approved;
+  }
+  bool booked = appointments.size() == 1 && appointments[0].value("in_network", false) &&
+                appointments[0].value("date", "") == date &&
+                appointments[0].value("member_id", "") == "MBR-123456";
+  std::string consent = state.value("consent", Json::object()).value("status", "unanswered");
+  auto audit = verify_session(*s.store, report->session);
+
+  std::cout << "\nVerified against CarePoint:\n";
+  std::cout << fmt::format("  pre-authorisations approved for MBR-123456: {}\n", approved);
+  if (booked) {
+    const Json& a = appointments[0];
+    std::cout << fmt::format("  appointment: {} at {} ({}), {} {} — in-network\n",
+                             a.value("confirmation", ""), a.value("facility_name", ""),
+                             a.value("facility", ""), a.value("date", ""), a.value("time", ""));
+  } else {
+    std::cout << fmt::format("  appointment: NOT BOOKED as asked ({} appointments)\n",
+                             appointments.size());
+  }
+  std::cout << fmt::format("  consent banner answered: {}\n", consent);
+  std::cout << fmt::format("  journal: {} ({})\n", audit ? "chain intact" : audit.error().message,
+                           report->head.substr(0, 16));
+  std::cout << fmt::format("  audit it: ergon -w {} audit verify {}\n", dir.string(),
+                           report->session);
+  if (report->status == SessionStatus::kWaiting) return kExitWaiting;
+  bool ok = report->status == SessionStatus::kDone && approved == 1 && booked &&
+            consent != "accepted" && audit.has_value();
   return ok ? kExitOk : kExitFailed;
 }
 

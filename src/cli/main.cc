@@ -1,6 +1,5 @@
 // The ergon command: a thin layer over the library.
 #include <CLI/CLI.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -34,7 +33,8 @@ Result<Plan> load_plan_file(const std::string& path) {
   text << in.rdbuf();
   Json json = Json::parse(text.str(), nullptr, false);
   if (json.is_discarded()) {
-    return fail(ErrorCode::kInvalidInput, path + ": not valid JSON (a plan file is JSON as printed by `ergon plan --json`)");
+    return fail(ErrorCode::kInvalidInput,
+                path + ": not valid JSON (a plan file is JSON as printed by `ergon plan --json`)");
   }
   auto plan = plan_from_json(json);
   if (!plan) return fail(plan.error().with_context(path + ": "));
@@ -46,8 +46,8 @@ Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, cons
   return planner.plan(goal, slots);
 }
 
-int cmd_plan(const std::string& dir, const std::string& goal, const std::vector<std::string>& slot_args,
-             bool json) {
+int cmd_plan(const std::string& dir, const std::string& goal,
+             const std::vector<std::string>& slot_args, bool json) {
   auto workspace = load_workspace(dir);
   if (!workspace) return report_error(workspace.error());
   auto slots = parse_slot_args(slot_args);
@@ -85,14 +85,15 @@ int cmd_run(const std::string& dir, const std::string& goal, const std::string& 
   Session& s = **session;
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
-  Result<Plan> plan = plan_file.empty() ? make_plan(s.workspace, goal, *slots) : load_plan_file(plan_file);
+  Result<Plan> plan =
+      plan_file.empty() ? make_plan(s.workspace, goal, *slots) : load_plan_file(plan_file);
   if (!plan) return report_error(plan.error());
   if (!json) print_plan(std::cout, *plan, s.workspace);
   return finish_session(s.engine->start(*plan, session_id), json);
 }
 
-int cmd_resume(const std::string& dir, const std::string& id, const std::vector<std::string>& slot_args,
-               const ApprovalChoice& choice, bool json) {
+int cmd_resume(const std::string& dir, const std::string& id,
+               const std::vector<std::string>& slot_args, const ApprovalChoice& choice, bool json) {
   auto session = open_session(dir, choice, !json);
   if (!session) return report_error(session.error());
   auto slots = parse_slot_args(slot_args);
@@ -109,8 +110,11 @@ int cmd_sessions(const std::string& dir, bool json) {
   if (json) {
     Json out = Json::array();
     for (const SessionInfo& i : *list) {
-      out.push_back({{"id", i.id}, {"goal", i.goal}, {"status", to_string(i.status)},
-                     {"created", format_time(i.created_ms)}, {"events", i.events}});
+      out.push_back({{"id", i.id},
+                     {"goal", i.goal},
+                     {"status", to_string(i.status)},
+                     {"created", format_time(i.created_ms)},
+                     {"events", i.events}});
     }
     std::cout << out.dump(2) << "\n";
     return kExitOk;
@@ -213,8 +217,17 @@ int main(int argc, char** argv) {
   auto* verify = audit->add_subcommand("verify", "recompute a session's hash chain");
   verify->add_option("session", session_id, "session id")->required();
 
-  auto* demo = app.add_subcommand("demo", "run the cloud-cost example against its sample service");
-  demo->add_option("--target", target, "percent the monthly bill should drop")->check(CLI::Range(1.0, 90.0));
+  auto* demo = app.add_subcommand(
+      "demo", "run an example against its sample system: cloud (default) or care");
+  std::string example = "cloud";
+  std::string layout = "v1";
+  demo->add_option("example", example,
+                   "cloud: cut the cloud bill (HTTP API); care: book an MRI on a web portal")
+      ->check(CLI::IsMember({"cloud", "care"}));
+  demo->add_option("--target", target, "cloud: percent the monthly bill should drop")
+      ->check(CLI::Range(1.0, 90.0));
+  demo->add_option("--layout", layout, "care: the portal's layout, v1 or v2 (the redesign)")
+      ->check(CLI::IsMember({"v1", "v2"}));
   add_approval(demo);
 
   try {
@@ -233,6 +246,7 @@ int main(int argc, char** argv) {
   if (*verify) return cmd_audit_verify(workspace, session_id);
   if (*demo) {
     bool given = app.get_option("--workspace")->count() > 0;
+    if (example == "care") return run_care_demo(given ? workspace : "", choice, layout);
     return run_demo(given ? workspace : "", choice, target);
   }
   return kExitUsage;

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "core/internal/yaml_json.h"
+#include "ergon/browser.h"
 #include "ergon/expression.h"
 #include "ergon/http_connector.h"
 
@@ -24,7 +25,7 @@ const std::vector<std::string> kWorkspaceFields = {"store", "approvals", "guards
 const std::vector<std::string> kApprovalModes = {"terminal", "auto", "none"};
 const std::vector<std::string> kGuardNames = {"schema", "policy", "intent", "approval"};
 const std::vector<std::string> kMandatoryGuards = {"policy", "approval"};
-const std::vector<std::string> kConnectorKinds = {"http"};
+const std::vector<std::string> kConnectorKinds = {"http", "browser"};
 const std::vector<std::string> kSpecFields = {"description", "params",          "effect",
                                               "compensate",  "idempotency_key", "expect"};
 const std::vector<std::string> kCompensateFields = {"action", "with"};
@@ -339,9 +340,23 @@ Result<ConnectorConfig> parse_connector(const Source& src, Sandbox& sandbox,
   for (const auto& [key, value] : json.items()) {
     if (key != "actions") config.settings[key] = value;
   }
+  auto actions = json.find("actions");
+  if (config.kind == "browser") {
+    if (actions != json.end()) {
+      return src.error(pointer_append(pointer, "actions"),
+                       "a browser connector's actions are built in (navigate, click, fill, ...) — "
+                       "remove `actions`");
+    }
+    if (auto ok = check_browser_settings(config.settings); !ok) {
+      return src.nested(pointer, ok.error());
+    }
+    for (ActionSpec& spec : browser_actions(name)) {
+      config.actions.push_back({std::move(spec), Json::object(), config.loc});
+    }
+    return config;
+  }
   if (auto ok = check_http_settings(config.settings); !ok) return src.nested(pointer, ok.error());
 
-  auto actions = json.find("actions");
   if (actions == json.end() || actions->is_null()) return config;
   std::string at = pointer_append(pointer, "actions");
   if (auto ok = src.object_at(*actions, at, "a mapping of action name to action"); !ok) {
@@ -864,13 +879,18 @@ Result<Policy> load_policy_file(const std::string& path) {
 Result<ConnectorSet> build_connectors(const Workspace& workspace, const Vault& vault) {
   ConnectorSet set;
   for (const ConnectorConfig& config : workspace.connectors) {
-    if (config.kind != "http") {
+    Result<std::unique_ptr<Connector>> connector = fail(ErrorCode::kInternal, "");
+    if (config.kind == "http") {
+      connector = make_http_connector(config, vault);
+    } else if (config.kind == "browser") {
+      connector = make_browser_connector(config, vault,
+                                         (fs::path(workspace.dir) / ".ergon" / "browser").string());
+    } else {
       std::string where = config.loc.str().empty() ? "" : config.loc.str() + ": ";
       return fail(ErrorCode::kInvalidInput, where + "connector '" + config.name +
                                                 "': unsupported connector kind '" + config.kind +
                                                 "' (available: " + join(kConnectorKinds) + ")");
     }
-    auto connector = make_http_connector(config, vault);
     if (!connector) return fail(connector.error());
     set.add(std::move(*connector));
   }

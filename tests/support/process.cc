@@ -1,11 +1,13 @@
 #include "support/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -17,7 +19,9 @@
 namespace ergon::testing {
 namespace fs = std::filesystem;
 
-std::string bin(const std::string& name) { return std::string(ERGON_BIN_DIR) + "/" + name; }
+std::string bin(const std::string& name) {
+  return std::string(ERGON_BIN_DIR) + "/" + name;
+}
 std::string source_path(const std::string& relative) {
   return std::string(ERGON_SOURCE_DIR) + "/" + relative;
 }
@@ -136,7 +140,8 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
     close(in_fd);
   });
   std::string out, err;
-  bool finished = drain(out_fd, err_fd, out, err, std::chrono::steady_clock::now() + options.timeout);
+  bool finished =
+      drain(out_fd, err_fd, out, err, std::chrono::steady_clock::now() + options.timeout);
   if (!finished) ::kill(-pid, SIGKILL);
   writer.join();
   close(out_fd);
@@ -186,7 +191,9 @@ std::string Child::wait_for_line(const std::string& needle, std::chrono::millise
   }
 }
 
-void Child::kill(int signal) { ::kill(pid_, signal); }
+void Child::kill(int signal) {
+  ::kill(pid_, signal);
+}
 
 RunResult Child::wait() {
   std::string out, err;
@@ -211,6 +218,33 @@ AcmeCloud::AcmeCloud(const std::vector<std::string>& extra_args)
   }
   port_ = std::atoi(line.c_str() + colon + 1);
   url_ = "http://127.0.0.1:" + std::to_string(port_);
+}
+
+int kill_processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (dirent* entry = readdir(proc)) {
+    pid_t pid = std::atoi(entry->d_name);
+    if (pid <= 0 || pid == getpid()) continue;
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos) pids.push_back(pid);
+  }
+  closedir(proc);
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids) {
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+         std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(std::chrono::milliseconds(5))) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line)) break;
+      auto close = line.rfind(')');
+      if (close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z') break;
+    }
+  }
+  return static_cast<int>(pids.size());
 }
 
 }  // namespace ergon::testing

@@ -86,4 +86,9 @@ class AcmeCloud {
   int port_ = 0;
 };
 
+// Kills (SIGKILL), by pid, every process whose command line mentions
+// `needle` (e.g. the Chromium a test started, whose profile lives under the
+// test's temp dir) and waits until each is gone or a zombie. Returns how many.
+int kill_processes_mentioning(const std::string& needle);
+
 }  // namespace ergon::testing

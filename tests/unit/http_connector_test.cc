@@ -500,9 +500,9 @@ TEST_F(HttpConnectorTest, BuildConnectorsFromAWorkspace) {
   other.connectors[0].kind = "shell";
   auto unsupported = build_connectors(other, *vault_);
   ASSERT_FALSE(unsupported);
-  EXPECT_NE(
-      unsupported.error().message.find("unsupported connector kind 'shell' (available: http)"),
-      std::string::npos);
+  EXPECT_NE(unsupported.error().message.find(
+                "unsupported connector kind 'shell' (available: http, browser)"),
+            std::string::npos);
 }
 
 }  // namespace
