@@ -19,7 +19,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: configure
-	@cmake --build $(BUILD) -j $(JOBS) --target ergon_cli acme_cloud
+	@cmake --build $(BUILD) -j $(JOBS) --target ergon_cli acme_cloud care_portal
 	$(BUILD)/bin/ergon demo --yes
 
 test: build
@@ -30,6 +30,13 @@ bench:
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DERGON_SANITIZE=OFF -DERGON_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target engine_bench
 	build-bench/bin/engine_bench
+
+# The care-portal workflow run by ergon and by a hand-written Playwright script,
+# side by side (bench/browser/README.md). RUNS=N for more runs.
+.PHONY: bench-browser
+bench-browser:
+	@scripts/setup
+	JOBS=$(JOBS) bench/browser/run --runs $(or $(RUNS),5)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
