@@ -811,6 +811,7 @@ class Engine::Run {
     if (!found) return fail(found.error());
     auto [connector, declared] = *found;
     const ActionSpec* spec = declared;
+    std::optional<ActionSpec> adjusted;  // as inspect() re-classified it; `spec` may point here
 
     auto args = sandbox_.render(step.with, memory_);
     if (!args) return fail(args.error().with_context("arguments: "));
@@ -834,10 +835,6 @@ class Engine::Run {
       if (!recovered) return recovered;
       result = std::move(recovered);
     } else {
-      ActionSpec adjusted;
-      auto inspected = inspect(*connector, *declared, call, key, adjusted);
-      if (!inspected) return fail(inspected.error());
-      spec = *inspected;
       std::string slot = person_slot(key);
       if (auto it = answers_.find(slot); it != answers_.end()) {
         call.person_answer =
@@ -847,26 +844,26 @@ class Engine::Run {
           return fail(ErrorCode::kAborted, "a person chose to abort at " + describe(key));
         }
       }
-      if (auto s = authorize(call, *spec, *connector, &step, key, false); !s)
-        return fail(s.error());
-      if (spec->effect == Effect::kIrreversible) {
-        Json intent = {{"step", key.step},
-                       {"item", key.item},
-                       {"action", call.action},
-                       {"args", call.args},
-                       {"idempotency_key", call.idempotency_key}};
-        if (auto s = journal(event::kIntent, std::move(intent)); !s) return fail(s.error());
-      }
-      bool retry_allowed = step.on_fail == OnFail::kRetry || spec->effect == Effect::kRead ||
-                           !call.idempotency_key.empty();
-      result = send(call, *spec, *connector, step.retry, retry_allowed, key);
+      auto guarded = inspect_and_authorize(call, *declared, *connector, step, key, adjusted);
+      if (!guarded) return fail(guarded.error());
+      spec = *guarded;
+      auto retry_allowed = [&] {
+        return step.on_fail == OnFail::kRetry || spec->effect == Effect::kRead ||
+               !call.idempotency_key.empty();
+      };
+      result = send(call, *spec, *connector, step.retry, retry_allowed(), key);
       // Only a person can clear the way (a CAPTCHA, a login wall, an
-      // ambiguous element): ask, then send again with the answer.
+      // ambiguous element): ask, then send again with the answer. The answer
+      // can change what the call does (the element a person picked may submit
+      // a form), so it is inspected and guarded again first.
       while (!result && result.error().code == ErrorCode::kNeedsPerson) {
         auto answer = ask_person(key, slot, result.error().message);
         if (!answer) return fail(answer.error());
         call.person_answer = *answer;
-        result = send(call, *spec, *connector, step.retry, retry_allowed, key);
+        guarded = inspect_and_authorize(call, *declared, *connector, step, key, adjusted);
+        if (!guarded) return fail(guarded.error());
+        spec = *guarded;
+        result = send(call, *spec, *connector, step.retry, retry_allowed(), key);
       }
       if (!result) return result;
       if (spec->effect == Effect::kIrreversible) {
@@ -892,7 +889,7 @@ class Engine::Run {
   // the spec to guard and run the call with (`adjusted` when it differs).
   Result<const ActionSpec*> inspect(Connector& connector, const ActionSpec& spec,
                                     const ActionCall& call, const ItemKey& key,
-                                    ActionSpec& adjusted) {
+                                    std::optional<ActionSpec>& adjusted) {
     auto facts = connector.inspect(call);
     if (!facts) {
       if (facts.error().code != ErrorCode::kDenied) return fail(facts.error());
@@ -914,8 +911,29 @@ class Engine::Run {
     if (!parsed) return fail(parsed.error().with_context(connector.name() + ": "));
     if (*parsed == spec.effect) return &spec;
     adjusted = spec;
-    adjusted.effect = *parsed;
-    return &adjusted;
+    adjusted->effect = *parsed;
+    return &*adjusted;
+  }
+
+  // What a call must pass before it is sent: the connector's inspection, the
+  // guard chain and approval, and for an irreversible call its intent in the
+  // journal. Returns the spec the call runs under.
+  Result<const ActionSpec*> inspect_and_authorize(const ActionCall& call,
+                                                  const ActionSpec& declared, Connector& connector,
+                                                  const Step& step, const ItemKey& key,
+                                                  std::optional<ActionSpec>& adjusted) {
+    auto spec = inspect(connector, declared, call, key, adjusted);
+    if (!spec) return fail(spec.error());
+    if (auto s = authorize(call, **spec, connector, &step, key, false); !s) return fail(s.error());
+    if ((*spec)->effect == Effect::kIrreversible) {
+      Json intent = {{"step", key.step},
+                     {"item", key.item},
+                     {"action", call.action},
+                     {"args", call.args},
+                     {"idempotency_key", call.idempotency_key}};
+      if (auto s = journal(event::kIntent, std::move(intent)); !s) return fail(s.error());
+    }
+    return *spec;
   }
 
   static std::string person_slot(const ItemKey& key) {

@@ -157,6 +157,44 @@ TEST_F(EngineHooksTest, NeedsPersonWaitsThenRetriesWithTheAnswer) {
   EXPECT_TRUE(verify_session(*store_, "s-captcha"));
 }
 
+// Answers every question with `answer`; denies every approval.
+class AnsweringApprover final : public Approver {
+ public:
+  explicit AnsweringApprover(std::string answer) : answer_(std::move(answer)) {}
+  Result<ApprovalDecision> approve(const ApprovalRequest& request) override {
+    asked.push_back(request.action + " " + to_string(request.effect));
+    return ApprovalDecision{ApprovalAnswer::kNo, "test", "not this time"};
+  }
+  Result<std::string> answer(const QuestionRequest&) override { return answer_; }
+  std::vector<std::string> asked;
+
+ private:
+  std::string answer_;
+};
+
+TEST_F(EngineHooksTest, APersonsAnswerIsInspectedAndGuardedAgainBeforeTheCallIsSent) {
+  // The element a person picks submits a form: the call becomes irreversible
+  // and must be approved — it is not, so the click never happens.
+  connector_->on_inspect = [](const ActionCall& call) -> Result<Json> {
+    if (call.person_answer == "2") return Json{{"effect", "irreversible"}};
+    return Json::object();
+  };
+  connector_->on_execute = [](const ActionCall& call) -> Result<Json> {
+    if (call.person_answer.empty()) {
+      return fail(ErrorCode::kNeedsPerson, "which button? 1) Save 2) Submit");
+    }
+    return Json{{"pressed", call.person_answer}};
+  };
+  AnsweringApprover person("2");
+  auto report = engine(person).start(one_press(), "s-picked");
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->status, SessionStatus::kAborted);
+  EXPECT_NE(report->error.find("not approved"), std::string::npos) << report->error;
+  EXPECT_EQ(person.asked, (std::vector<std::string>{"web.press irreversible"}));
+  EXPECT_EQ(connector_->answers_seen, (std::vector<std::string>{""}))
+      << "only the first attempt, which asked, reached the connector";
+}
+
 TEST_F(EngineHooksTest, NeedsPersonAnswerAbortStopsTheSession) {
   connector_->on_execute = [](const ActionCall&) -> Result<Json> {
     return fail(ErrorCode::kNeedsPerson, "the portal asks to sign in again");
