@@ -261,13 +261,9 @@ void text_words(TextView text, std::vector<TextView>& out) {
   sort_unique(out);
 }
 
-// Dice coefficient of two sorted word sets, each word weighted by its length
-// so that "the" counts less than "appointment".
-double word_overlap(const std::vector<TextView>& a, const std::vector<TextView>& b) {
-  size_t total = 0, shared = 0;
-  for (auto w : a) total += w.size();
-  for (auto w : b) total += w.size();
-  if (total == 0) return 1.0;
+// Calls `shared` with each element two sorted ranges have in common.
+template <typename T, typename F>
+void for_each_shared(const std::vector<T>& a, const std::vector<T>& b, F&& shared) {
   auto i = a.begin();
   auto j = b.begin();
   while (i != a.end() && j != b.end()) {
@@ -276,11 +272,21 @@ double word_overlap(const std::vector<TextView>& a, const std::vector<TextView>&
     } else if (*j < *i) {
       ++j;
     } else {
-      shared += 2 * i->size();
+      shared(*i);
       ++i;
       ++j;
     }
   }
+}
+
+// Dice coefficient of two sorted word sets, each word weighted by its length
+// so that "the" counts less than "appointment".
+double word_overlap(const std::vector<TextView>& a, const std::vector<TextView>& b) {
+  size_t total = 0, shared = 0;
+  for (auto w : a) total += w.size();
+  for (auto w : b) total += w.size();
+  if (total == 0) return 1.0;
+  for_each_shared(a, b, [&](TextView w) { shared += 2 * w.size(); });
   return static_cast<double>(shared) / static_cast<double>(total);
 }
 
@@ -300,19 +306,7 @@ void class_tokens(std::string_view classes, std::vector<std::string_view>& out) 
 double jaccard(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
   if (a.empty() && b.empty()) return 1.0;
   size_t shared = 0;
-  auto i = a.begin();
-  auto j = b.begin();
-  while (i != a.end() && j != b.end()) {
-    if (*i < *j) {
-      ++i;
-    } else if (*j < *i) {
-      ++j;
-    } else {
-      ++shared;
-      ++i;
-      ++j;
-    }
-  }
+  for_each_shared(a, b, [&](std::string_view) { ++shared; });
   return static_cast<double>(shared) / static_cast<double>(a.size() + b.size() - shared);
 }
 
