@@ -19,7 +19,9 @@ struct SourceLoc {
   std::string str() const;  // "file:line", "file" or ""
 };
 
-enum class SlotType { kString, kNumber, kPercent, kMoney, kDate, kEnum };
+// kCode: an identifier with letters and digits ("MBR-123456", "INV-2027-001",
+// a CPT code "72148"); kEmail: an e-mail address.
+enum class SlotType { kString, kNumber, kPercent, kMoney, kDate, kEnum, kCode, kEmail };
 const char* to_string(SlotType type);
 Result<SlotType> parse_slot_type(const std::string& text);
 

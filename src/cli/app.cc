@@ -54,9 +54,9 @@ Result<std::unique_ptr<Session>> open_session(const std::string& dir, const Appr
   if (!guards) return fail(guards.error());
   s.guards = std::move(*guards);
   s.approver = pick_approver(choice, s.workspace);
-  s.engine = std::make_unique<Engine>(EngineParts{&s.workspace, &s.connectors, s.store.get(),
-                                                  s.approver.get(), &s.clock, &s.guards,
-                                                  s.vault.get()});
+  s.engine =
+      std::make_unique<Engine>(EngineParts{&s.workspace, &s.connectors, s.store.get(),
+                                           s.approver.get(), &s.clock, &s.guards, s.vault.get()});
   if (verbose) s.engine->on_event([](const Event& e) { print_event(std::cout, e); });
   return opened;
 }

@@ -1,8 +1,8 @@
 #include "cli/console.h"
 
-#include <ostream>
-
 #include <fmt/format.h>
+
+#include <ostream>
 
 namespace ergon::cli {
 namespace {
@@ -82,8 +82,9 @@ void print_event(std::ostream& out, const Event& event) {
                          decisions.back().value("guard", ""), decisions.back().value("reason", ""));
     }
   } else if (type == event::kApproval) {
-    out << fmt::format("  [{}] {} {} (by {})\n", d.value("approved", false) ? "approved" : "refused ",
-                       item_label(d), d.value("action", ""), d.value("by", ""));
+    out << fmt::format("  [{}] {} {} (by {})\n",
+                       d.value("approved", false) ? "approved" : "refused ", item_label(d),
+                       d.value("action", ""), d.value("by", ""));
   } else if (type == event::kOutcome) {
     if (d.value("ok", false)) {
       out << fmt::format("  [ok]      {} {} -> {}\n", item_label(d), d.value("action", ""),
@@ -106,7 +107,8 @@ void print_report(std::ostream& out, const SessionReport& report) {
   out << fmt::format("Session {}: {}\n", report.session, to_string(report.status));
   if (!report.error.empty()) out << "  reason: " << report.error << "\n";
   out << fmt::format(
-      "  actions {} · approvals asked {}, granted {} · denials {} · retries {} · compensations {}\n",
+      "  actions {} · approvals asked {}, granted {} · denials {} · retries {} · compensations "
+      "{}\n",
       report.actions, report.approvals_asked, report.approvals_granted, report.denials,
       report.retries, report.compensations);
   for (const Question& q : report.questions) {

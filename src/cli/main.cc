@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/app.h"
+#include "cli/commands.h"
 #include "cli/console.h"
 #include "ergon/planner.h"
 
@@ -166,6 +167,13 @@ int cmd_audit_verify(const std::string& dir, const std::string& id) {
 }
 
 }  // namespace
+
+void add_approval_options(CLI::App* command, ApprovalChoice& choice) {
+  command->add_flag("-y,--yes", choice.yes, "approve every action the policy allows");
+  command->add_option("--approver", choice.approver, "terminal | auto | none")
+      ->check(CLI::IsMember({"terminal", "auto", "none"}));
+}
+
 }  // namespace ergon::cli
 
 int main(int argc, char** argv) {
@@ -173,18 +181,16 @@ int main(int argc, char** argv) {
   CLI::App app{"ergon — a Large Action Model engine: goals become guarded, journaled actions"};
   app.set_version_flag("--version", std::string("ergon ") + ERGON_VERSION);
   app.require_subcommand(1);
-  std::string workspace = ".";
+  GlobalOptions global;
+  std::string& workspace = global.workspace;
   app.add_option("-w,--workspace", workspace, "workspace directory (ergon.yaml)");
 
-  std::string goal, plan_file, session_id, approver;
+  std::string goal, plan_file, session_id;
   std::vector<std::string> slots;
-  bool json = false, yes = false;
+  bool json = false;
   double target = 15;
-  auto add_approval = [&](CLI::App* cmd) {
-    cmd->add_flag("-y,--yes", yes, "approve every action the policy allows");
-    cmd->add_option("--approver", approver, "terminal | auto | none")
-        ->check(CLI::IsMember({"terminal", "auto", "none"}));
-  };
+  ApprovalChoice choice;
+  auto add_approval = [&](CLI::App* cmd) { add_approval_options(cmd, choice); };
 
   auto* plan = app.add_subcommand("plan", "interpret a goal into a task graph (does not act)");
   plan->add_option("goal", goal, "the goal in plain words")->required();
@@ -230,6 +236,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"v1", "v2"}));
   add_approval(demo);
 
+  Commands commands;
+  commands.global = &global;
+  register_record(app, commands);
+  register_call(app, commands);
+  register_skills(app, commands);
+  register_train(app, commands);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -237,7 +250,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
-  ApprovalChoice choice{yes, approver};
+  global.workspace_given = app.get_option("--workspace")->count() > 0;
+  for (auto& [command, handler] : commands.handlers) {
+    if (*command) return handler();
+  }
   if (*plan) return cmd_plan(workspace, goal, slots, json);
   if (*run) return cmd_run(workspace, goal, plan_file, slots, choice, session_id, json);
   if (*resume) return cmd_resume(workspace, session_id, slots, choice, json);
@@ -245,9 +261,9 @@ int main(int argc, char** argv) {
   if (*show) return cmd_show(workspace, session_id, json);
   if (*verify) return cmd_audit_verify(workspace, session_id);
   if (*demo) {
-    bool given = app.get_option("--workspace")->count() > 0;
-    if (example == "care") return run_care_demo(given ? workspace : "", choice, layout);
-    return run_demo(given ? workspace : "", choice, target);
+    std::string dir = global.workspace_given ? workspace : "";
+    if (example == "care") return run_care_demo(dir, choice, layout);
+    return run_demo(dir, choice, target);
   }
   return kExitUsage;
 }

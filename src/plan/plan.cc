@@ -26,17 +26,20 @@ const char* to_string(SlotType type) {
     case SlotType::kMoney: return "money";
     case SlotType::kDate: return "date";
     case SlotType::kEnum: return "enum";
+    case SlotType::kCode: return "code";
+    case SlotType::kEmail: return "email";
   }
   return "string";
 }
 
 Result<SlotType> parse_slot_type(const std::string& text) {
   for (SlotType type : {SlotType::kString, SlotType::kNumber, SlotType::kPercent, SlotType::kMoney,
-                        SlotType::kDate, SlotType::kEnum}) {
+                        SlotType::kDate, SlotType::kEnum, SlotType::kCode, SlotType::kEmail}) {
     if (text == to_string(type)) return type;
   }
   return fail(ErrorCode::kInvalidInput,
-              "unknown slot type '" + text + "': use string, number, percent, money, date or enum");
+              "unknown slot type '" + text +
+                  "': use string, number, percent, money, date, enum, code or email");
 }
 
 const char* to_string(StepKind kind) {
@@ -541,10 +544,11 @@ Result<SlotSpec> slot_from_json(const std::string& name, const Json& json) {
     std::string text = it->get<std::string>();
     auto type = parse_slot_type(text);
     if (!type) {
-      return invalid("/type", "unknown slot type " + quote(text) +
-                                  did_you_mean(text, {"string", "number", "percent", "money",
-                                                      "date", "enum"}) +
-                                  " — use string, number, percent, money, date or enum");
+      return invalid("/type",
+                     "unknown slot type " + quote(text) +
+                         did_you_mean(text, {"string", "number", "percent", "money", "date", "enum",
+                                             "code", "email"}) +
+                         " — use string, number, percent, money, date, enum, code or email");
     }
     slot.type = *type;
   }

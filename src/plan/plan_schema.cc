@@ -55,7 +55,7 @@ constexpr const char* kPlanSchema = R"json({
       "required": ["name"],
       "properties": {
         "name": {"$ref": "#/definitions/slot_name"},
-        "type": {"enum": ["string", "number", "percent", "money", "date", "enum"]},
+        "type": {"enum": ["string", "number", "percent", "money", "date", "enum", "code", "email"]},
         "required": {"type": "boolean"},
         "question": {"type": "string"},
         "choices": {"type": "array", "items": {"type": "string", "minLength": 1}},

@@ -486,6 +486,8 @@ std::string expected_hint(const SlotSpec& slot) {
       for (size_t i = 0; i < slot.choices.size(); ++i) list += (i ? ", " : "") + slot.choices[i];
       return "expected one of " + list;
     }
+    case SlotType::kCode: return "expected a code like MBR-123456";
+    case SlotType::kEmail: return "expected an e-mail address like ana@example.com";
     case SlotType::kString: return "expected a value";
   }
   return "expected a value";
