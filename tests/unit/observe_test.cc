@@ -478,6 +478,28 @@ TEST_F(ObserveTest, DomPathAndNeighborTextOnASmallForm) {
   EXPECT_FALSE(phone_text->interactive);
 }
 
+// Eight "Select" buttons are told apart by the row they sit in, as a person
+// tells them apart: the row's first cell is their neighbour text.
+TEST_F(ObserveTest, ControlsInATableRowAreNeighboursOfTheRowsFirstCell) {
+  std::string session = open("/rows", R"(<!doctype html><body><table>
+<thead><tr><th>Facility</th><th>Distance</th><th></th></tr></thead>
+<tbody>
+<tr><td>Cambridge Imaging <em>Sponsored</em></td><td>1.2 mi</td><td><button id="b1">Select</button></td></tr>
+<tr><td>Harbor MRI</td><td>3.4 mi</td><td><form><button id="b2">Select</button></form></td></tr>
+<tr><td><a id="first-cell" href="/x">Details</a></td><td>5 mi</td><td><label>Pick <input id="pick" type="checkbox"></label></td></tr>
+</tbody></table></body>)");
+  PageSnapshot snapshot = observe(session);
+  auto neighbour = [&](const char* id) {
+    const PageElement* e = find_id(snapshot, id);
+    EXPECT_NE(e, nullptr) << id << "\n" << describe(snapshot);
+    return e != nullptr ? e->fp.neighbor_text : std::string();
+  };
+  EXPECT_EQ(neighbour("b1"), "Cambridge Imaging Sponsored");
+  EXPECT_EQ(neighbour("b2"), "Harbor MRI");
+  EXPECT_EQ(neighbour("pick"), "Pick");           // a label still comes first
+  EXPECT_NE(neighbour("first-cell"), "Details");  // not its own cell
+}
+
 TEST_F(ObserveTest, BoundsArePlausible) {
   std::string session = open("/bounds", R"(<!doctype html><body style="margin:0">
 <button id="a" style="display:block;width:120px;height:30px">First</button>

@@ -15,7 +15,6 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
-
 #include <limits>
 #include <string>
 #include <string_view>
@@ -85,6 +84,7 @@ enum class Tag : int8_t {
   kTextarea,
   kTh,
   kTitle,
+  kTr,
 };
 
 enum class Attr : int8_t {
@@ -182,6 +182,7 @@ const std::unordered_map<std::string_view, Tag>& tag_table() {
       {"textarea", Tag::kTextarea},
       {"th", Tag::kTh},
       {"title", Tag::kTitle},
+      {"tr", Tag::kTr},
   };
   return table;
 }
@@ -491,6 +492,7 @@ struct Frame {
   // Derived.
   std::vector<Tag> tag;
   std::vector<int> label_ancestor;  // nearest enclosing <label>
+  std::vector<int> row_ancestor;    // nearest enclosing table row <tr>
   std::vector<int> absorber;        // nearest enclosing absorbing control
   std::vector<int> block;           // nearest non-inline rendered ancestor-or-self
   std::vector<int> subtree_end;     // last node of the subtree (inclusive)
@@ -652,6 +654,7 @@ class Observer {
   void derive(Frame& f) {
     f.tag.assign(f.n, Tag::kOther);
     f.label_ancestor.assign(f.n, -1);
+    f.row_ancestor.assign(f.n, -1);
     f.absorber.assign(f.n, -1);
     f.block.assign(f.n, -1);
     f.subtree_end.resize(f.n);
@@ -673,6 +676,7 @@ class Observer {
 
       if (has_parent) {
         f.label_ancestor[i] = f.tag[pu] == Tag::kLabel ? p : f.label_ancestor[pu];
+        f.row_ancestor[i] = f.tag[pu] == Tag::kTr ? p : f.row_ancestor[pu];
         f.absorber[i] = (f.bits[pu] & kAbsorbing) ? p : f.absorber[pu];
         f.block[i] = f.block[pu];
         f.bits[i] |= f.bits[pu] & (kOpacityZero | kInDisabledFieldset);
@@ -1094,8 +1098,9 @@ class Observer {
   }
 
   // The element's label (label[for=id], then an enclosing label), else the
-  // text of the aria-labelledby elements, else the nearest preceding visible
-  // text.
+  // text of the aria-labelledby elements, else — in a table row — the row's
+  // first cell (what a person reads to tell eight "Select" buttons apart),
+  // else the nearest preceding visible text.
   std::string neighbor_text(Frame& f, size_t i, int last_text) {
     if (int id = f.attr(i, Attr::kId); id >= 0 && f.tag[i] != Tag::kLabel) {
       auto label = f.label_for.find(strings_.at(id));
@@ -1109,10 +1114,25 @@ class Observer {
       if (!text.empty()) return text;
     }
     if (std::string text = labelledby_text(f, i); !text.empty()) return text;
+    if (std::string text = row_header_text(f, i); !text.empty()) return text;
     if (last_text >= 0) {
       return collapse(
           strings_.at(f.layout_text[static_cast<size_t>(f.layout[static_cast<size_t>(last_text)])]),
           kTextChars);
+    }
+    return "";
+  }
+
+  // The text of the first cell of the row `i` is in, unless `i` is in that cell.
+  std::string row_header_text(const Frame& f, size_t i) {
+    int row = f.row_ancestor[i];
+    if (row < 0) return "";
+    size_t r = static_cast<size_t>(row);
+    for (size_t j = r + 1; j <= static_cast<size_t>(f.subtree_end[r]); ++j) {
+      if (f.type[j] != kElement || f.parent[j] != row) continue;
+      if (f.tag[j] != Tag::kTd && f.tag[j] != Tag::kTh) return "";
+      if (i >= j && i <= static_cast<size_t>(f.subtree_end[j])) return "";
+      return dom_text(f, j, kTextChars);
     }
     return "";
   }
