@@ -94,6 +94,7 @@ constexpr char kFormPage[] = R"HTML(<title>Form</title>
     <option value="pro">Pro plan</option>
   </select>
   <input id="fixed" name="fixed" readonly value="x">
+  <input id="when" name="when" type="date">
   <button id="send" type="submit">Send</button>
 </form>
 <p id="outside">outside</p>
@@ -392,6 +393,21 @@ TEST_F(PageTest, TypeIntoReplacesTheValueAndFiresInputAndChange) {
   EXPECT_EQ(eval("user.value"), "");
 }
 
+// A date field takes its value as a picker would set it; a value the field
+// rejects is an error naming what the field holds, not a silent no-op.
+TEST_F(PageTest, TypeIntoADateFieldSetsItsValue) {
+  go("/form");
+  auto when = element("#when");
+  auto point = page_->actionable(when, true, 5s);
+  ASSERT_TRUE(point.has_value()) << point.error().message;
+  ASSERT_TRUE(page_->type_into(when, *point, "2027-03-04").has_value());
+  EXPECT_EQ(eval("document.getElementById('when').value"), "2027-03-04");
+  auto bad = page_->type_into(when, *point, "next week");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(bad.error().message.find("YYYY-MM-DD"), std::string::npos) << bad.error().message;
+}
+
 TEST_F(PageTest, ReadonlyFieldIsNotEditable) {
   go("/form");
   auto fixed = page_->actionable(element("#fixed"), true, 200ms);
@@ -476,7 +492,8 @@ TEST_F(PageTest, FormValuesHidePasswords) {
                            {"password", "[hidden]"},
                            {"remember", true},
                            {"plan", "free"},
-                           {"fixed", "x"}}));
+                           {"fixed", "x"},
+                           {"when", ""}}));
   EXPECT_EQ(values->dump().find("s3cret"), std::string::npos);
 
   auto outside = page_->form_values(element("#outside"));

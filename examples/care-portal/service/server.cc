@@ -730,6 +730,19 @@ Server::Answer Server::route_control(const Visit& v) {
     s["calls"] = calls_.size();
     return json_answer(200, s);
   }
+  if (p == "/_control/slots") {
+    if (m != "GET") return not_allowed();
+    auto facility = v.query.find("facility");
+    auto date = v.query.find("date");
+    if (facility == v.query.end() || date == v.query.end())
+      return json_answer(
+          400, json{{"error", "invalid_argument"},
+                    {"message", "say /_control/slots?facility=FAC-1058&date=2027-03-04"}});
+    json out = json::array();
+    for (const Slot& s : portal_.slots(facility->second, date->second))
+      out.push_back(json{{"time", s.time}, {"status", s.status}});
+    return json_answer(200, json{{"slots", out}});
+  }
   if (p == "/_control/calls") {
     if (m != "GET") return not_allowed();
     return json_answer(200, json{{"calls", calls_}});

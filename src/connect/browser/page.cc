@@ -229,6 +229,20 @@ constexpr char kCommitValue[] = R"JS(function() {
   this.focus();
 })JS";
 
+// Inputs a person fills through a picker, not by typing (date, time, color,
+// range…): the value is set as Playwright's fill does, with the input and
+// change events a picker fires. Returns null for other elements, else "" when
+// the value took, or what the field holds instead (the browser rejected it).
+constexpr char kSetPickerValue[] = R"JS(function(value) {
+  const picked = ['color', 'date', 'time', 'datetime-local', 'month', 'range', 'week'];
+  if (this.tagName !== 'INPUT' || !picked.includes((this.type || '').toLowerCase())) return null;
+  this.focus();
+  this.value = value;
+  this.dispatchEvent(new Event('input', {bubbles: true, composed: true}));
+  this.dispatchEvent(new Event('change', {bubbles: true}));
+  return this.value === value ? '' : 'a ' + this.type + ' field that holds "' + this.value + '"';
+})JS";
+
 constexpr char kSelectOption[] = R"JS(function(wanted) {
   if (this.tagName !== 'SELECT') return {error: 'not_select'};
   if (this.disabled) return {error: 'disabled'};
@@ -744,7 +758,16 @@ Status Page::type_into(const PageElement& element, Point point, const std::strin
   auto object = impl.resolve(element, timeout);
   if (!object) return fail(object.error());
   Status result;
-  if (auto selected = impl.call_on(*object, kSelectContent, Json::array(), on); !selected) {
+  auto picked = impl.call_on(*object, kSetPickerValue, Json::array({{{"value", text}}}), on);
+  if (!picked || picked->is_string()) {
+    if (!picked) {
+      result = fail(picked.error().with_context("setting " + element_name(element) + ": "));
+    } else if (!picked->get<std::string>().empty()) {
+      result = fail(ErrorCode::kInvalidInput,
+                    "'" + text + "' is not a value for " + element_name(element) + ", " +
+                        picked->get<std::string>() + " (a date is YYYY-MM-DD, a time HH:MM)");
+    }
+  } else if (auto selected = impl.call_on(*object, kSelectContent, Json::array(), on); !selected) {
     result = fail(
         selected.error().with_context("selecting the content of " + element_name(element) + ": "));
   } else if (text.empty()) {
