@@ -138,7 +138,7 @@ int run_demo(const std::string& workspace_dir, const ApprovalChoice& choice, dou
 
   std::string goal =
       fmt::format("Cut our monthly cloud spend by {:g}% without touching production", target_pct);
-  SkillPlanner planner(s.workspace.skills);
+  SkillPlanner planner(s.workspace.skills, SkillPlannerOptions{}, &s.clock);
   auto plan = planner.plan(goal, Json::object());
   if (!plan) return report_error(plan.error());
   std::cout << "Goal: " << goal << "\n";
@@ -208,7 +208,7 @@ int run_care_demo(const std::string& workspace_dir, const ApprovalChoice& choice
                 {"member_id", "MBR-123456"},
                 {"cpt_code", "72148"},
                 {"preferred_date", date}};
-  SkillPlanner planner(s.workspace.skills);
+  SkillPlanner planner(s.workspace.skills, SkillPlannerOptions{}, &s.clock);
   auto plan = planner.plan(goal, slots);
   if (!plan) return report_error(plan.error());
   std::cout << "Goal: " << goal << "\n";

@@ -42,18 +42,22 @@ Result<Plan> load_plan_file(const std::string& path) {
   return plan;
 }
 
-Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, const Json& slots) {
-  SkillPlanner planner(workspace.skills);
-  return planner.plan(goal, slots);
+// The goal planned by the workspace's skills ("tomorrow" is today's
+// tomorrow); with `skill`, by that skill without ranking.
+Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, const Json& slots,
+                       const std::string& skill) {
+  static const SystemClock clock;
+  SkillPlanner planner(workspace.skills, SkillPlannerOptions{}, &clock);
+  return skill.empty() ? planner.plan(goal, slots) : planner.plan_with_skill(skill, goal, slots);
 }
 
-int cmd_plan(const std::string& dir, const std::string& goal,
+int cmd_plan(const std::string& dir, const std::string& goal, const std::string& skill,
              const std::vector<std::string>& slot_args, bool json) {
   auto workspace = load_workspace(dir);
   if (!workspace) return report_error(workspace.error());
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
-  auto plan = make_plan(*workspace, goal, *slots);
+  auto plan = make_plan(*workspace, goal, *slots, skill);
   if (!plan) return report_error(plan.error());
   if (auto s = validate_plan(*plan, workspace->action_names()); !s) return report_error(s.error());
   if (json) {
@@ -74,8 +78,8 @@ int finish_session(Result<SessionReport> report, bool json) {
   return exit_code_for(*report);
 }
 
-int cmd_run(const std::string& dir, const std::string& goal, const std::string& plan_file,
-            const std::vector<std::string>& slot_args, const ApprovalChoice& choice,
+int cmd_run(const std::string& dir, const std::string& goal, const std::string& skill,
+            const std::string& plan_file, const std::vector<std::string>& slot_args, const ApprovalChoice& choice,
             const std::string& session_id, bool json) {
   if (goal.empty() == plan_file.empty()) {
     std::cerr << "ergon run: give either a goal or --plan FILE\n";
@@ -87,7 +91,7 @@ int cmd_run(const std::string& dir, const std::string& goal, const std::string& 
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
   Result<Plan> plan =
-      plan_file.empty() ? make_plan(s.workspace, goal, *slots) : load_plan_file(plan_file);
+      plan_file.empty() ? make_plan(s.workspace, goal, *slots, skill) : load_plan_file(plan_file);
   if (!plan) return report_error(plan.error());
   if (!json) print_plan(std::cout, *plan, s.workspace);
   return finish_session(s.engine->start(*plan, session_id), json);
@@ -185,7 +189,7 @@ int main(int argc, char** argv) {
   std::string& workspace = global.workspace;
   app.add_option("-w,--workspace", workspace, "workspace directory (ergon.yaml)");
 
-  std::string goal, plan_file, session_id;
+  std::string goal, plan_file, session_id, skill;
   std::vector<std::string> slots;
   bool json = false;
   double target = 15;
@@ -195,12 +199,14 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "interpret a goal into a task graph (does not act)");
   plan->add_option("goal", goal, "the goal in plain words")->required();
   plan->add_option("--slot", slots, "give a slot value: NAME=VALUE");
+  plan->add_option("--skill", skill, "plan with this skill (no matching)");
   plan->add_flag("--json", json, "print the plan as JSON (see docs/plan.schema.json)");
 
   auto* run = app.add_subcommand("run", "plan a goal (or load --plan) and carry it out");
   run->add_option("goal", goal, "the goal in plain words");
   run->add_option("--plan", plan_file, "run this plan (JSON) instead of planning a goal");
   run->add_option("--slot", slots, "give a slot value: NAME=VALUE");
+  run->add_option("--skill", skill, "plan with this skill (no matching)");
   run->add_option("--session", session_id, "session id to use (default: generated)");
   run->add_flag("--json", json, "print the report as JSON");
   add_approval(run);
@@ -254,8 +260,8 @@ int main(int argc, char** argv) {
   for (auto& [command, handler] : commands.handlers) {
     if (*command) return handler();
   }
-  if (*plan) return cmd_plan(workspace, goal, slots, json);
-  if (*run) return cmd_run(workspace, goal, plan_file, slots, choice, session_id, json);
+  if (*plan) return cmd_plan(workspace, goal, skill, slots, json);
+  if (*run) return cmd_run(workspace, goal, skill, plan_file, slots, choice, session_id, json);
   if (*resume) return cmd_resume(workspace, session_id, slots, choice, json);
   if (*sessions) return cmd_sessions(workspace, json);
   if (*show) return cmd_show(workspace, session_id, json);

@@ -1,8 +1,18 @@
 // Typed slot values in free text: a person's answer ("15%") or a goal sentence
 // ("cut spend by 15% before March 4, 2027"). The text is split into tokens
-// (numbers, words, symbols) and scanned once, left to right, for mentions of a
-// date, a percentage, an amount of money or a bare number, in that priority, so
-// a number inside "2027-03-04" or "$1,200" is never a number of its own.
+// (numbers, words, symbols) and scanned once, left to right, for mentions of an
+// e-mail address, a date, a code, a percentage, an amount of money or a bare
+// number, in that priority, so a number inside "2027-03-04", "$1,200" or
+// "INV-2027-001" is never a number of its own.
+//
+// What a code is: one whitespace-free run of letters and digits joined by '-',
+// '_' or '.' ("MBR-123456", "FAC-1058", "INV-2027-001", "t2.micro", "M54.5"),
+// with at least one letter, at least one digit and at least three characters;
+// or, only for a slot typed as a code, a plain run of five or more digits
+// ("72148", "02139"). What a code is not: a date, a percentage, an amount, a
+// quantity with its unit ("10k", "24h", "3-day", "4th"), a shorter plain number
+// ("2027" reads as a year, "1058" as a count), a word without digits
+// ("in-network") or an e-mail address.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -146,6 +156,41 @@ unsigned month_number(const Token* token) {
   return it == kMonths.end() ? 0 : it->second;
 }
 
+// ISO weekday of a day name (Monday 0 .. Sunday 6), or -1. Short names
+// ("tue", "sat") only when `short_names`: alone, "sat" and "wed" are verbs.
+int weekday_number(const Token* token, bool short_names) {
+  if (token == nullptr || token->kind != TokenKind::kWord) return -1;
+  static const std::map<std::string, int> kDays = {
+      {"monday", 0}, {"tuesday", 1},  {"wednesday", 2}, {"thursday", 3},
+      {"friday", 4}, {"saturday", 5}, {"sunday", 6}};
+  static const std::map<std::string, int> kShort = {
+      {"mon", 0},  {"tue", 1},   {"tues", 1}, {"wed", 2}, {"weds", 2}, {"thu", 3},
+      {"thur", 3}, {"thurs", 3}, {"fri", 4},  {"sat", 5}, {"sun", 6}};
+  if (auto it = kDays.find(token->text); it != kDays.end()) return it->second;
+  if (!short_names) return -1;
+  auto it = kShort.find(token->text);
+  return it == kShort.end() ? -1 : it->second;
+}
+
+// A small count written as digits or a word ("3", "a", "two"), or -1.
+int small_count(const Token* token) {
+  if (token == nullptr) return -1;
+  if (is_plain_int(token, 1, 3)) return std::stoi(token->text);
+  static const std::map<std::string, int> kWords = {
+      {"a", 1},    {"an", 1},   {"one", 1},     {"two", 2},    {"three", 3},
+      {"four", 4}, {"five", 5}, {"six", 6},     {"seven", 7},  {"eight", 8},
+      {"nine", 9}, {"ten", 10}, {"eleven", 11}, {"twelve", 12}};
+  if (token->kind != TokenKind::kWord) return -1;
+  auto it = kWords.find(token->text);
+  return it == kWords.end() ? -1 : it->second;
+}
+
+// Days per unit of "in 3 days" / "2 weeks from now"; months and years are
+// calendar steps (0 here), told apart by the unit word.
+bool is_period_unit(const Token* token) {
+  return is_word(token, {"day", "days", "week", "weeks", "month", "months", "year", "years"});
+}
+
 const char* month_name(unsigned month) {
   static const char* kNames[] = {"January",   "February", "March",    "April",
                                  "May",       "June",     "July",     "August",
@@ -211,7 +256,7 @@ Json decimal_json(const std::string& number, int shift) {
   return std::strtod(text.c_str(), nullptr);
 }
 
-enum class MentionKind { kDate, kPercent, kMoney, kNumber };
+enum class MentionKind { kDate, kPercent, kMoney, kNumber, kCode, kEmail };
 
 struct Mention {
   MentionKind kind = MentionKind::kNumber;
@@ -220,8 +265,10 @@ struct Mention {
   size_t last = 0;
   size_t begin = 0;  // bytes [begin, end)
   size_t end = 0;
-  bool currency = false;  // kMoney: an explicit currency sign, code or word
-  std::string problem;    // kDate: shaped like a date but not a usable one, and why
+  bool currency = false;    // kMoney: an explicit currency sign, code or word
+  bool digit_code = false;  // kNumber: five or more plain digits, a code for a code slot
+  std::string code_text;    // kNumber with digit_code: the digits as written ("02139")
+  std::string problem;      // kDate: shaped like a date but not a usable one, and why
 };
 
 class Scanner {
@@ -234,7 +281,9 @@ class Scanner {
     std::vector<Mention> out;
     size_t i = 0;
     while (i < tokens_.size()) {
-      std::optional<Mention> mention = date(i);
+      std::optional<Mention> mention = email(i);
+      if (!mention) mention = date(i);
+      if (!mention) mention = code(i);
       if (!mention) mention = percent(i);
       if (!mention) mention = money(i);
       if (!mention) mention = number(i);
@@ -360,21 +409,169 @@ class Scanner {
         return yearless(i, j + 1, month, day);
       }
     }
+    return relative_date(i);
+  }
+
+  // A date mention for the day `offset` days from today, or the reason there
+  // is none (no reference date).
+  Mention days_from_today(size_t first, size_t last, int offset) const {
+    auto now = today();
+    if (!now) {
+      Mention m = make(MentionKind::kDate, first, last, nullptr);
+      m.problem = "'" + source(first, last) +
+                  "' is relative and no reference date is available here — give the date, "
+                  "e.g. 2027-03-04";
+      return m;
+    }
+    std::chrono::year_month_day date{*now + std::chrono::days{offset}};
+    return calendar(first, last, static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                    static_cast<unsigned>(date.day()));
+  }
+
+  // Days from today to weekday `target` (ISO, Monday 0): `how` is "this"
+  // (0..6 ahead, today counts), "next" (that day of next week, weeks starting
+  // on Monday), "last" (1..7 back) or "" for a bare day name (1..7 ahead).
+  int weekday_offset(int target, const std::string& how) const {
+    auto now = today();
+    if (!now) return 0;
+    int iso = static_cast<int>(std::chrono::weekday{*now}.iso_encoding()) - 1;
+    int ahead = (target - iso + 7) % 7;
+    if (how == "this") return ahead;
+    if (how == "next") return 7 - iso + target;
+    if (how == "last") return -((iso - target + 7) % 7 == 0 ? 7 : (iso - target + 7) % 7);
+    return ahead == 0 ? 7 : ahead;
+  }
+
+  // Dates relative to today (UTC): today · tomorrow · yesterday · the day after
+  // tomorrow · Friday · this/next/last Friday · in 3 days · in two weeks ·
+  // 2 months from now. A weekday before an absolute date ("Tuesday, March 9,
+  // 2027") is part of that date.
+  std::optional<Mention> relative_date(size_t i) const {
+    const Token* t = at(i);
+    if (is_word(t, {"day"}) && is_word(at(i + 1), {"after"}) && is_word(at(i + 2), {"tomorrow"})) {
+      return days_from_today(i, i + 3, 2);
+    }
     if (is_word(t, {"today", "tomorrow", "yesterday"})) {
-      auto now = today();
-      if (!now) {
-        Mention m = make(MentionKind::kDate, i, i + 1, nullptr);
-        m.problem = "'" + t->text +
-                    "' is relative and no reference date is available here — give the date, "
-                    "e.g. 2027-03-04";
-        return m;
+      return days_from_today(i, i + 1, t->text == "today" ? 0 : t->text == "tomorrow" ? 1 : -1);
+    }
+    // A weekday: "next"/"this"/"last"/"coming" take short names too ("next tue").
+    std::string how;
+    size_t day_at = i;
+    if (is_word(t, {"next", "this", "last", "coming"}) && weekday_number(at(i + 1), true) >= 0) {
+      how = t->text == "coming" ? "" : t->text;
+      day_at = i + 1;
+    }
+    bool after_preposition =
+        i > 0 && is_word(&tokens_[i - 1], {"on", "by", "until", "till", "before", "after"});
+    int day = weekday_number(at(day_at), day_at != i || after_preposition);
+    if (day >= 0) {
+      if (day_at == i) {
+        // "Tuesday, March 9, 2027": the absolute date says which Tuesday.
+        size_t next = is_symbol(at(i + 1), {","}) ? i + 2 : i + 1;
+        if (at(next) != nullptr &&
+            (at(next)->kind == TokenKind::kNumber || month_number(at(next)) != 0)) {
+          if (std::optional<Mention> absolute = date(next); absolute) {
+            Mention m = make(MentionKind::kDate, i, absolute->last, absolute->value);
+            m.problem = absolute->problem;
+            return m;
+          }
+        }
       }
-      int offset = t->text == "today" ? 0 : t->text == "tomorrow" ? 1 : -1;
-      std::chrono::year_month_day date{*now + std::chrono::days{offset}};
-      return calendar(i, i + 1, static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+      return days_from_today(i, day_at + 1, weekday_offset(day, how));
+    }
+    // "in 3 days" · "in a week" · "2 months from now" · "a week from today"
+    size_t count_at = is_word(t, {"in"}) ? i + 1 : i;
+    int count = small_count(at(count_at));
+    if (count >= 0 && is_period_unit(at(count_at + 1))) {
+      size_t last = count_at + 2;
+      bool from_now = is_word(at(last), {"from"}) && is_word(at(last + 1), {"now", "today"});
+      if (count_at == i && !from_now) return std::nullopt;  // "3 days" alone is a duration
+      if (from_now) last += 2;
+      const std::string& unit = at(count_at + 1)->text;
+      if (unit.starts_with("day")) return days_from_today(i, last, count);
+      if (unit.starts_with("week")) return days_from_today(i, last, 7 * count);
+      Mention m = days_from_today(i, last, 0);
+      if (!m.problem.empty()) return m;
+      namespace chrono = std::chrono;
+      chrono::year_month_day date{*today()};
+      date = unit.starts_with("month") ? date + chrono::months{count} : date + chrono::years{count};
+      if (!date.ok())
+        date = chrono::year_month_day_last{date.year(), chrono::month_day_last{date.month()}};
+      return calendar(i, last, static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
                       static_cast<unsigned>(date.day()));
     }
     return std::nullopt;
+  }
+
+  // An e-mail address starting at token `i`: local@domain.tld, the local part
+  // of letters, digits and . _ % + -, the domain two or more labels ending in
+  // letters. A trailing full stop ends the sentence, not the address.
+  std::optional<Mention> email(size_t i) const {
+    const Token* t = at(i);
+    if (t == nullptr || t->kind == TokenKind::kSymbol) return std::nullopt;
+    auto local_char = [](char c) {
+      return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+    };
+    size_t p = t->begin;
+    if (p > 0 && (local_char(text_[p - 1]) || text_[p - 1] == '@')) return std::nullopt;
+    size_t q = p;
+    while (q < text_.size() && local_char(text_[q])) ++q;
+    if (q == p || q >= text_.size() || text_[q] != '@') return std::nullopt;
+    size_t end = q + 1, labels = 0, last_label = end;
+    while (true) {
+      size_t label = end;
+      while (end < text_.size() && (is_alnum(text_[end]) || text_[end] == '-')) ++end;
+      if (end == label) return std::nullopt;
+      ++labels;
+      last_label = label;
+      if (end + 1 < text_.size() && text_[end] == '.' && is_alnum(text_[end + 1])) {
+        ++end;
+        continue;
+      }
+      break;
+    }
+    if (labels < 2 || end - last_label < 2 ||
+        !std::all_of(text_.begin() + static_cast<std::ptrdiff_t>(last_label),
+                     text_.begin() + static_cast<std::ptrdiff_t>(end), is_alpha)) {
+      return std::nullopt;
+    }
+    size_t last = i;
+    while (last < tokens_.size() && tokens_[last].begin < end) ++last;
+    if (tokens_[last - 1].end != end) return std::nullopt;  // ends inside a token
+    return make(MentionKind::kEmail, i, last, text_.substr(p, end - p));
+  }
+
+  // A code starting at token `i` (see the top of this file for what is one).
+  std::optional<Mention> code(size_t i) const {
+    auto part = [](const Token* token) {
+      return token != nullptr && token->kind != TokenKind::kSymbol && token->adjacent;
+    };
+    const Token* t = at(i);
+    if (t == nullptr || t->kind == TokenKind::kSymbol) return std::nullopt;
+    if (i > 0 && t->adjacent && tokens_[i - 1].kind != TokenKind::kSymbol) return std::nullopt;
+    std::vector<size_t> parts = {i};
+    size_t last = i + 1;
+    while (true) {
+      if (part(at(last))) {
+        parts.push_back(last++);
+      } else if (is_symbol(adjacent_at(last), {"-", "_", "."}) && part(at(last + 1))) {
+        parts.push_back(last + 1);
+        last += 2;
+      } else {
+        break;
+      }
+    }
+    bool letters = false, digits = false;
+    size_t length = 0;
+    for (size_t k : parts) {
+      letters = letters || tokens_[k].kind == TokenKind::kWord;
+      digits = digits || tokens_[k].kind == TokenKind::kNumber;
+      length += tokens_[k].text.size();
+    }
+    if (!letters || !digits || length < 3) return std::nullopt;
+    // A quantity with its unit ("10k", "24h", "3-day", "4th") is not a code.
+    if (parts.size() == 2 && tokens_[parts[0]].kind == TokenKind::kNumber) return std::nullopt;
+    return make(MentionKind::kCode, i, last, source(i, last));
   }
 
   std::optional<Mention> percent(size_t i) const {
@@ -427,13 +624,38 @@ class Scanner {
     if (t == nullptr || t->kind != TokenKind::kNumber) return std::nullopt;
     // Part of an identifier ("t2", "v3"), not a quantity.
     if (t->adjacent && i > 0 && tokens_[i - 1].kind == TokenKind::kWord) return std::nullopt;
-    return make(MentionKind::kNumber, i, i + 1, decimal_json(t->text, 0));
+    Mention m = make(MentionKind::kNumber, i, i + 1, decimal_json(t->text, 0));
+    const std::string written = source(i, i + 1);
+    m.digit_code = written.size() >= 5 && std::all_of(written.begin(), written.end(), is_digit);
+    if (m.digit_code) m.code_text = written;
+    return m;
   }
 
   const std::string& text_;
   int64_t now_ms_;
   std::vector<Token> tokens_;
 };
+
+SlotType mention_type(const Mention& mention) {
+  switch (mention.kind) {
+    case MentionKind::kDate: return SlotType::kDate;
+    case MentionKind::kPercent: return SlotType::kPercent;
+    case MentionKind::kMoney: return SlotType::kMoney;
+    case MentionKind::kNumber: return SlotType::kNumber;
+    case MentionKind::kCode: return SlotType::kCode;
+    case MentionKind::kEmail: return SlotType::kEmail;
+  }
+  return SlotType::kString;
+}
+
+// A mention's value for a slot of `type`: a digit run read as a code keeps
+// its digits as written ("02139"), not a number.
+Json slot_json(const Mention& mention, SlotType type) {
+  if (type == SlotType::kCode && mention.kind == MentionKind::kNumber) {
+    return Json(mention.code_text);
+  }
+  return mention.value;
+}
 
 // Whole-word, case-insensitive mentions of an enum slot's choices.
 std::vector<SlotValueMatch> find_choices(const SlotSpec& slot, const std::string& text) {
@@ -471,6 +693,10 @@ bool mention_fits(const Mention& mention, SlotType type) {
     case SlotType::kNumber:
       return mention.kind == MentionKind::kNumber ||
              (mention.kind == MentionKind::kMoney && !mention.currency);
+    case SlotType::kCode:
+      return mention.kind == MentionKind::kCode ||
+             (mention.kind == MentionKind::kNumber && mention.digit_code);
+    case SlotType::kEmail: return mention.kind == MentionKind::kEmail;
     default: return false;
   }
 }
@@ -486,7 +712,8 @@ std::string expected_hint(const SlotSpec& slot) {
       for (size_t i = 0; i < slot.choices.size(); ++i) list += (i ? ", " : "") + slot.choices[i];
       return "expected one of " + list;
     }
-    case SlotType::kCode: return "expected a code like MBR-123456";
+    case SlotType::kCode:
+      return "expected a code like MBR-123456 or INV-2027-001 (letters and digits)";
     case SlotType::kEmail: return "expected an e-mail address like ana@example.com";
     case SlotType::kString: return "expected a value";
   }
@@ -499,6 +726,8 @@ std::string kind_plural(SlotType type) {
     case SlotType::kMoney: return "amounts";
     case SlotType::kDate: return "dates";
     case SlotType::kEnum: return "choices";
+    case SlotType::kCode: return "codes";
+    case SlotType::kEmail: return "e-mail addresses";
     default: return "numbers";
   }
 }
@@ -512,8 +741,16 @@ std::vector<SlotValueMatch> find_slot_values(const SlotSpec& slot, const std::st
   std::vector<SlotValueMatch> out;
   for (Mention& mention : Scanner(text, now_ms).scan()) {
     if (mention_fits(mention, slot.type)) {
-      out.push_back({std::move(mention.value), mention.begin, mention.end});
+      out.push_back({slot_json(mention, slot.type), mention.begin, mention.end, slot.type});
     }
+  }
+  return out;
+}
+
+std::vector<SlotValueMatch> find_typed_values(const std::string& text, int64_t now_ms) {
+  std::vector<SlotValueMatch> out;
+  for (Mention& mention : Scanner(text, now_ms).scan()) {
+    out.push_back({std::move(mention.value), mention.begin, mention.end, mention_type(mention)});
   }
   return out;
 }
@@ -532,7 +769,7 @@ std::optional<Json> extract_slot_value(const SlotSpec& slot, const std::string& 
   Scanner scanner(goal, now_ms);
   std::vector<Mention> mentions = scanner.scan();
   for (const Mention& mention : mentions) {
-    if (mention_fits(mention, slot.type)) return mention.value;
+    if (mention_fits(mention, slot.type)) return slot_json(mention, slot.type);
   }
   // "cut spend by 15": a percentage without its sign, when nothing else in the
   // goal is a quantity.
@@ -595,11 +832,22 @@ Result<Json> parse_slot_value(const SlotSpec& slot, const std::string& text, int
     return fail(ErrorCode::kInvalidInput, "found several " + kind_plural(slot.type) + " in '" +
                                               answer + "' (" + list + ") — give just one");
   }
-  if (fits.size() == 1) return fits.front()->value;
+  if (fits.size() == 1) return slot_json(*fits.front(), slot.type);
   // An answer to "by how much?" or "how much?" may be the bare number.
   if ((slot.type == SlotType::kPercent || slot.type == SlotType::kMoney) && numbers.size() == 1 &&
       mentions.size() == 1) {
     return numbers.front()->value;
+  }
+  // An answer to "which code?" may be a shorter one ("1058", "7-11"): one word
+  // of letters, digits and joiners with a digit in it, and no date or amount.
+  bool other_value = std::any_of(mentions.begin(), mentions.end(), [](const Mention& mention) {
+    return mention.kind != MentionKind::kNumber;
+  });
+  if (slot.type == SlotType::kCode && !other_value && is_alnum(answer.front()) &&
+      is_alnum(answer.back()) && std::any_of(answer.begin(), answer.end(), is_digit) &&
+      std::all_of(answer.begin(), answer.end(),
+                  [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; })) {
+    return Json(answer);
   }
   return fail(ErrorCode::kInvalidInput, expected_hint(slot) + got);
 }

@@ -137,7 +137,7 @@ TEST(PlanJson, BadSlotSpecAndQuestion) {
   Error error = plan_error(R"({"steps": [], "slot_specs": [{"name": "x", "type": "pct"}]})");
   EXPECT_EQ(error.message,
             "/slot_specs/0/type: unknown slot type 'pct' — use string, number, percent, money, "
-            "date or enum");
+            "date, enum, code or email");
   error = plan_error(R"({"steps": [], "questions": [{"slot": "x", "txt": "?"}]})");
   EXPECT_EQ(error.message, "/questions/0/txt: unknown field; did you mean 'text'?");
 }
@@ -287,7 +287,7 @@ TEST(SlotFromJson, Errors) {
   };
   EXPECT_EQ(error("x", R"({"type": "percnt"})"),
             "/type: unknown slot type 'percnt'; did you mean 'percent'? — use string, number, "
-            "percent, money, date or enum");
+            "percent, money, date, enum, code or email");
   EXPECT_THAT(error("x", R"({"type": "enum"})"), StartsWith(": enum slot 'x' has no choices"));
   EXPECT_THAT(error("x", R"({"type": "string", "choices": ["a"]})"),
               StartsWith("/choices: only an enum slot has choices"));

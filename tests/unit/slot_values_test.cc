@@ -179,6 +179,136 @@ TEST(Date, ExtractsFromGoals) {
   EXPECT_FALSE(extracted(SlotType::kDate, "you may go"));
 }
 
+// 2027-03-04 is a Thursday.
+TEST(Date, RelativeWeekdaysAndPeriods) {
+  const int64_t now = march_4_2027_ms();
+  EXPECT_EQ(parsed(SlotType::kDate, "next Tuesday", now), Json("2027-03-09"));  // of next week
+  EXPECT_EQ(parsed(SlotType::kDate, "next Thursday", now), Json("2027-03-11"));
+  EXPECT_EQ(parsed(SlotType::kDate, "next tue", now), Json("2027-03-09"));
+  EXPECT_EQ(parsed(SlotType::kDate, "this Friday", now), Json("2027-03-05"));
+  EXPECT_EQ(parsed(SlotType::kDate, "this Thursday", now), Json("2027-03-04"));  // today counts
+  EXPECT_EQ(parsed(SlotType::kDate, "Friday", now), Json("2027-03-05"));
+  EXPECT_EQ(parsed(SlotType::kDate, "on Thursday", now), Json("2027-03-11"));  // the next one
+  EXPECT_EQ(parsed(SlotType::kDate, "coming Monday", now), Json("2027-03-08"));
+  EXPECT_EQ(parsed(SlotType::kDate, "last Friday", now), Json("2027-02-26"));
+  EXPECT_EQ(parsed(SlotType::kDate, "last Thursday", now), Json("2027-02-25"));
+  EXPECT_EQ(parsed(SlotType::kDate, "by sat", now), Json("2027-03-06"));
+  EXPECT_EQ(parsed(SlotType::kDate, "in 3 days", now), Json("2027-03-07"));
+  EXPECT_EQ(parsed(SlotType::kDate, "in two weeks", now), Json("2027-03-18"));
+  EXPECT_EQ(parsed(SlotType::kDate, "in a month", now), Json("2027-04-04"));
+  EXPECT_EQ(parsed(SlotType::kDate, "in 1 year", now), Json("2028-03-04"));
+  EXPECT_EQ(parsed(SlotType::kDate, "10 days from now", now), Json("2027-03-14"));
+  EXPECT_EQ(parsed(SlotType::kDate, "the day after tomorrow", now), Json("2027-03-06"));
+  // A weekday before an absolute date is part of it, not a second date.
+  EXPECT_EQ(parsed(SlotType::kDate, "Tuesday, March 9, 2027", now), Json("2027-03-09"));
+
+  using namespace std::chrono;
+  auto jan_31 = duration_cast<milliseconds>(sys_days{year{2027} / January / 31}.time_since_epoch());
+  EXPECT_EQ(parsed(SlotType::kDate, "in a month", jan_31.count()), Json("2027-02-28"));
+}
+
+TEST(Date, WhatIsNotARelativeDate) {
+  const int64_t now = march_4_2027_ms();
+  EXPECT_THAT(parse_error(SlotType::kDate, "next Tuesday"),
+              StartsWith("'next Tuesday' is relative and no reference date is available here"));
+  EXPECT_THAT(parse_error(SlotType::kDate, "in 3 days"), StartsWith("'in 3 days' is relative"));
+  EXPECT_THAT(parse_error(SlotType::kDate, "we sat down", now), StartsWith("expected a date"));
+  EXPECT_THAT(parse_error(SlotType::kDate, "3 days", now), StartsWith("expected a date"));
+  // "3 days" alone is a duration: its number stays a number.
+  EXPECT_EQ(extracted(SlotType::kNumber, "keep 3 days of logs", now), Json(3));
+  EXPECT_EQ(extracted(SlotType::kNumber, "scale web to 4 in 2 days", now), Json(4));
+  EXPECT_EQ(extracted(SlotType::kDate, "scale web to 4 in 2 days", now), Json("2027-03-06"));
+}
+
+TEST(Money, MoreCurrencyForms) {
+  EXPECT_EQ(parsed(SlotType::kMoney, "1.2k USD"), Json(1200));
+  EXPECT_EQ(parsed(SlotType::kMoney, "EUR 300"), Json(300));
+  EXPECT_EQ(parsed(SlotType::kMoney, "300 EUR"), Json(300));
+  EXPECT_EQ(parsed(SlotType::kMoney, "USD 1.2k"), Json(1200));
+  EXPECT_EQ(parsed(SlotType::kMoney, "$1,200.50"), Json(1200.5));
+  EXPECT_EQ(extracted(SlotType::kMoney, "approve INV-2027-001 for EUR 12,000"), Json(12000));
+}
+
+TEST(Code, ParsesCodes) {
+  EXPECT_EQ(parsed(SlotType::kCode, "MBR-123456"), Json("MBR-123456"));
+  EXPECT_EQ(parsed(SlotType::kCode, "FAC-1058"), Json("FAC-1058"));
+  EXPECT_EQ(parsed(SlotType::kCode, "INV-2027-001"), Json("INV-2027-001"));
+  EXPECT_EQ(parsed(SlotType::kCode, "ord_9917"), Json("ord_9917"));  // as written
+  EXPECT_EQ(parsed(SlotType::kCode, "t2.micro"), Json("t2.micro"));
+  EXPECT_EQ(parsed(SlotType::kCode, "A1B2C3"), Json("A1B2C3"));
+  EXPECT_EQ(parsed(SlotType::kCode, "72148"), Json("72148"));  // five digits: a code, a string
+  EXPECT_EQ(parsed(SlotType::kCode, "02139"), Json("02139"));  // leading zero kept
+  EXPECT_EQ(parsed(SlotType::kCode, "member MBR-123456."), Json("MBR-123456"));
+  // The answer to "which code?" may be shorter.
+  EXPECT_EQ(parsed(SlotType::kCode, "1058"), Json("1058"));
+  EXPECT_EQ(parsed(SlotType::kCode, "7-11"), Json("7-11"));
+}
+
+TEST(Code, WhatIsNotACode) {
+  const std::string hint = "expected a code like MBR-123456 or INV-2027-001 (letters and digits)";
+  EXPECT_EQ(parse_error(SlotType::kCode, "production"), hint + ", got 'production'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "in-network"), hint + ", got 'in-network'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "2027-03-04"), hint + ", got '2027-03-04'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "$1,200"), hint + ", got '$1,200'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "10k"), hint + ", got '10k'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "15%"), hint + ", got '15%'");
+  EXPECT_EQ(parse_error(SlotType::kCode, "ana@example.com"), hint + ", got 'ana@example.com'");
+  EXPECT_THAT(parse_error(SlotType::kCode, "FAC-1058 or FAC-1059"),
+              StartsWith("found several codes in 'FAC-1058 or FAC-1059' (FAC-1058, FAC-1059)"));
+  // In a goal: quantities with units, years and short numbers are not codes.
+  for (const char* goal : {"a 3-day trip", "keep it under 10k", "the 4th of March", "in 2027",
+                           "1058 invoices", "24h support", "lumbar spine"}) {
+    EXPECT_FALSE(extracted(SlotType::kCode, goal)) << goal;
+  }
+}
+
+TEST(Code, ExtractsFromGoals) {
+  EXPECT_EQ(extracted(SlotType::kCode, "approve INV-2027-001 for $4,500 by 2027-03-04"),
+            Json("INV-2027-001"));
+  EXPECT_EQ(extracted(SlotType::kCode, "book MRI 72148 for Jane"), Json("72148"));
+  auto all = find_slot_values(slot_of(SlotType::kCode), "merge MBR-123456 into (FAC-1058).");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].value, "MBR-123456");
+  EXPECT_EQ(all[1].value, "FAC-1058");
+  // The numbers inside a code are not numbers, nor is its date-like middle a date.
+  EXPECT_FALSE(extracted(SlotType::kNumber, "approve INV-2027-001"));
+  EXPECT_FALSE(extracted(SlotType::kDate, "approve INV-2027-03-04"));
+  EXPECT_EQ(extracted(SlotType::kNumber, "resize to t2.micro and 2 instances"), Json(2));
+}
+
+TEST(Email, ParsesAndExtracts) {
+  EXPECT_EQ(parsed(SlotType::kEmail, "ana@example.com"), Json("ana@example.com"));
+  EXPECT_EQ(parsed(SlotType::kEmail, "Ana Lopez <ana.lopez+it@mail.example.co.uk>."),
+            Json("ana.lopez+it@mail.example.co.uk"));
+  EXPECT_EQ(extracted(SlotType::kEmail, "please reset john.smith@acme.io's password"),
+            Json("john.smith@acme.io"));
+  EXPECT_EQ(extracted(SlotType::kEmail, "invite dev-ops@example.org, today"),
+            Json("dev-ops@example.org"));
+  const std::string hint = "expected an e-mail address like ana@example.com";
+  for (const char* text :
+       {"ana@", "@example.com", "ana@example", "ana example.com", "ana@example.c0m"}) {
+    EXPECT_EQ(parse_error(SlotType::kEmail, text), hint + ", got '" + text + "'") << text;
+  }
+  EXPECT_THAT(parse_error(SlotType::kEmail, "a@x.io, b@y.io"),
+              StartsWith("found several e-mail addresses"));
+  // An address is one value: its parts are not codes or numbers.
+  EXPECT_FALSE(extracted(SlotType::kCode, "mail ops2@example.com"));
+  EXPECT_FALSE(extracted(SlotType::kNumber, "mail ops2@example.com"));
+}
+
+TEST(TypedValues, FindsEveryKindInOrder) {
+  const std::string goal =
+      "approve INV-2027-001 for $4,500, mail ana@example.com by next Friday, 15% off, 3 copies";
+  std::vector<SlotValueMatch> all = find_typed_values(goal, march_4_2027_ms());
+  std::vector<SlotType> types;
+  for (const SlotValueMatch& match : all) types.push_back(match.type);
+  EXPECT_EQ(types, (std::vector<SlotType>{SlotType::kCode, SlotType::kMoney, SlotType::kEmail,
+                                          SlotType::kDate, SlotType::kPercent, SlotType::kNumber}));
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[3].value, "2027-03-12");
+  EXPECT_EQ(goal.substr(all[3].begin, all[3].end - all[3].begin), "next Friday");
+}
+
 TEST(Enum, ParsesAnswers) {
   const std::vector<std::string> choices = {"small", "large", "in-network"};
   EXPECT_EQ(parsed(SlotType::kEnum, "LARGE", 0, choices), Json("large"));
