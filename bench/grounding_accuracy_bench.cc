@@ -10,19 +10,33 @@
 // engine would ask a person). The numbers are printed before the benchmarks
 // run and reported as counters of BM_MutatedPagesAccuracy.
 //
+// Learned vs published: train_grounding (src/learn/train.cc) learns weights
+// and thresholds on redesigns of the same four pages (seeds from
+// --train-seed, top bit set), then both the published Similo weights and the
+// learned model are measured in the same run on (a) train_grounding's own
+// held-out redesigns and (b) the seeds above with the default
+// MutationOptions, which no training redesign uses. Printed, and reported as
+// counters of BM_LearnedVsPublished.
+//
 //   grounding_accuracy_bench [--seeds=N] [--first-seed=S] [--show=K] [--weights=weights.json]
-//                            [--min-score=S] [--min-margin=M] [benchmark flags]
+//                            [--min-score=S] [--min-margin=M] [--train-seed=N]
+//                            [--train-mutations=N] [--holdout=F] [--epochs=N]
+//                            [--save-model=DIR] [benchmark flags]
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "connect/browser/mutate.h"
 #include "ergon/grounding.h"
+#include "ergon/learn.h"
 
 namespace ergon {
 namespace {
@@ -434,6 +448,118 @@ void BM_MutatedPagesAccuracy(benchmark::State& state) {
 BENCHMARK(BM_MutatedPagesAccuracy)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------
+// Learned vs published weights, same pages, same run.
+
+TrainOptions g_train;
+std::string g_save_model;  // a workspace directory to write the learned model into
+
+struct Comparison {
+  TrainReport report;
+  Accuracy published;  // default-option redesigns, seeds g_first_seed.., Similo weights
+  Accuracy learned;    // the same redesigns, the learned model
+  double train_ms = 0;
+};
+
+std::vector<TrainingPage> training_set() {
+  std::vector<TrainingPage> out;
+  for (NamedPage& page : pages()) {
+    TrainingPage t;
+    t.source = page.name;
+    t.elements = std::move(page.elements);
+    for (size_t i = 0; i < t.elements.size(); ++i) {
+      if (browser::is_interactive(t.elements[i])) t.targets.push_back(static_cast<int>(i));
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::optional<Comparison> compare(size_t show) {
+  const auto start = std::chrono::steady_clock::now();
+  auto report = train_grounding(training_set(), g_train);
+  if (!report) {
+    std::fprintf(stderr, "train_grounding: %s\n", report.error().message.c_str());
+    return std::nullopt;
+  }
+  Comparison c;
+  c.train_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  c.report = std::move(*report);
+  c.published = measure(g_seeds, 0, GroundingOptions{});
+  c.learned = measure(g_seeds, show, c.report.model.options);
+  return c;
+}
+
+void print(const Comparison& c) {
+  const Json& meta = c.report.model.meta;
+  const Json& split = meta["split"];
+  std::printf(
+      "\nlearned vs published weights (train_grounding seed %u, %d redesigns per page, holdout "
+      "%.2f, %d epochs; trained in %.0f ms)\n",
+      g_train.seed, g_train.mutations_per_page, g_train.holdout, g_train.epochs, c.train_ms);
+  std::printf("  training: %d pages, %d redesigns, %d targets, %d pairs\n", c.report.pages,
+              split.value("training_redesigns", 0), split.value("training_targets", 0),
+              c.report.training_pairs);
+  auto row = [](const char* set, const char* who, int correct, int wrong, int asked) {
+    const int total = correct + wrong + asked;
+    std::printf("  %-34s %-10s %6d targets: %6.2f%% correct, %d wrong, %6.2f%% asked\n", set, who,
+                total, percent(correct, total), wrong, percent(asked, total));
+  };
+  const GroundingAccuracy& b = c.report.before;
+  const GroundingAccuracy& a = c.report.after;
+  row("held-out redesigns (train_grounding)", "published", b.correct, b.wrong, b.asked);
+  row("", "learned", a.correct, a.wrong, a.asked);
+  char seeds[64];
+  std::snprintf(seeds, sizeof seeds, "default redesigns, seeds %d-%d", g_first_seed,
+                g_first_seed + g_seeds - 1);
+  const Tally& p = c.published.all;
+  const Tally& l = c.learned.all;
+  row(seeds, "published", p.correct, p.wrong, p.asked);
+  row("", "learned", l.correct, l.wrong, l.asked);
+  for (size_t k = 0; k < c.learned.per_page.size(); ++k) {
+    const Tally& t = c.learned.per_page[k].second;
+    const Tally& t0 = c.published.per_page[k].second;
+    std::printf("    %-9s published %6.2f%% (%d wrong)  learned %6.2f%% (%d wrong)\n",
+                c.learned.per_page[k].first.c_str(), percent(t0.correct, t0.total()), t0.wrong,
+                percent(t.correct, t.total()), t.wrong);
+  }
+  const GroundingOptions& o = c.report.model.options;
+  std::printf("  learned thresholds: min_score %.2f, min_margin %.2f\n  learned weights:",
+              o.min_score, o.min_margin);
+  const auto w = weight_vector(o.weights);
+  for (size_t i = 0; i < w.size(); ++i) {
+    std::printf("%s %s %.3g", i == 0 ? "" : ",", std::string(property_keys()[i]).c_str(), w[i]);
+  }
+  std::printf("\n");
+  for (const std::string& e : c.learned.examples) std::printf("  %s\n", e.c_str());
+  std::fflush(stdout);
+}
+
+std::optional<Comparison> g_comparison;
+
+void BM_LearnedVsPublished(benchmark::State& state) {
+  if (!g_comparison) {
+    state.SkipWithError("training failed");
+    return;
+  }
+  Accuracy learned;
+  for (auto _ : state) learned = measure(g_seeds, 0, g_comparison->report.model.options);
+  const Comparison& c = *g_comparison;
+  state.counters["heldout_targets"] = c.report.after.total();
+  state.counters["heldout_published_pct"] = 100.0 * c.report.before.rate();
+  state.counters["heldout_published_wrong"] = c.report.before.wrong;
+  state.counters["heldout_learned_pct"] = 100.0 * c.report.after.rate();
+  state.counters["heldout_learned_wrong"] = c.report.after.wrong;
+  state.counters["default_published_pct"] =
+      percent(c.published.all.correct, c.published.all.total());
+  state.counters["default_published_wrong"] = c.published.all.wrong;
+  state.counters["default_learned_pct"] = percent(learned.all.correct, learned.all.total());
+  state.counters["default_learned_wrong"] = learned.all.wrong;
+  state.counters["train_ms"] = c.train_ms;
+}
+BENCHMARK(BM_LearnedVsPublished)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------
 // Speed: a 5,000-element page (an admin table of 1,000 rows × 5 controls).
 
 std::vector<Fingerprint> large_page() {
@@ -523,6 +649,16 @@ int main(int argc, char** argv) {
       ergon::g_options.min_score = std::atof(v);
     } else if (const char* v = value("--min-margin=")) {
       ergon::g_options.min_margin = std::atof(v);
+    } else if (const char* v = value("--train-seed=")) {
+      ergon::g_train.seed = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+    } else if (const char* v = value("--train-mutations=")) {
+      ergon::g_train.mutations_per_page = std::atoi(v);
+    } else if (const char* v = value("--holdout=")) {
+      ergon::g_train.holdout = std::atof(v);
+    } else if (const char* v = value("--epochs=")) {
+      ergon::g_train.epochs = std::atoi(v);
+    } else if (const char* v = value("--save-model=")) {
+      ergon::g_save_model = v;
     } else if (const char* v = value("--weights=")) {  // a JSON file of GroundingWeights
       std::ifstream in(v);
       auto weights = ergon::grounding_weights_from_json(ergon::Json::parse(in, nullptr, false));
@@ -536,6 +672,18 @@ int main(int argc, char** argv) {
     }
   }
   ergon::print(ergon::measure(ergon::g_seeds, show, ergon::g_options), ergon::g_seeds);
+  ergon::g_comparison = ergon::compare(show);
+  if (!ergon::g_comparison) return 1;
+  ergon::print(*ergon::g_comparison);
+  if (!ergon::g_save_model.empty()) {
+    if (auto saved =
+            ergon::save_grounding_model(ergon::g_save_model, ergon::g_comparison->report.model);
+        !saved) {
+      std::fprintf(stderr, "%s\n", saved.error().message.c_str());
+      return 1;
+    }
+    std::printf("  wrote %s\n", ergon::grounding_model_path(ergon::g_save_model).c_str());
+  }
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;

@@ -9,8 +9,11 @@
 // ambiguous or weak, and the caller asks a person instead of guessing.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ergon/json.h"
@@ -108,6 +111,28 @@ struct GroundingResult {
 // ratio): src/connect/browser/README.md, "Grounding".
 double similarity(const Fingerprint& target, const Fingerprint& candidate,
                   const GroundingWeights& weights);
+
+// What similarity() weighs, one property at a time: the features a grounding
+// model learns its weights from. Entries follow the weights' order (the 14
+// string properties as in Fingerprint, then location, then size; names in
+// property_keys()). `known[i]`: the target names property i, so it counts;
+// `score[i]` in [0,1] is that property's similarity (0 where not known). For
+// any weights w, similarity(t, c, w) == Σ w·score over known / Σ w over known
+// (0 when no known property has a positive weight).
+struct PropertyScores {
+  static constexpr size_t kCount = 16;
+  std::array<double, kCount> score{};
+  std::array<bool, kCount> known{};
+};
+// One entry per candidate, in order; the same comparisons as ground().
+std::vector<PropertyScores> property_similarities(const Fingerprint& target,
+                                                  const std::vector<Fingerprint>& candidates);
+// "tag", "role", ..., "neighbor_text", "location", "size": the JSON keys of
+// GroundingWeights, in PropertyScores order.
+const std::array<std::string_view, PropertyScores::kCount>& property_keys();
+// GroundingWeights as a vector in PropertyScores order, and back.
+std::array<double, PropertyScores::kCount> weight_vector(const GroundingWeights& weights);
+GroundingWeights weights_from_vector(const std::array<double, PropertyScores::kCount>& vector);
 
 // Scores every candidate (Candidate::score is similarity()) and decides:
 // kFound when the best reaches min_score and beats the runner-up by at least

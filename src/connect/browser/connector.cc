@@ -18,6 +18,7 @@
 #include "connect/browser/interrupts.h"
 #include "connect/browser/page.h"
 #include "ergon/browser.h"
+#include "ergon/learn.h"
 
 namespace ergon {
 namespace {
@@ -1157,6 +1158,18 @@ Result<std::unique_ptr<Connector>> make_browser_connector(const ConnectorConfig&
   settings.executable = s.value("executable", "/usr/bin/chromium");
   settings.timeout = milliseconds(s.value("timeout_ms", static_cast<int64_t>(10000)));
   settings.accept_dialogs = s.value("dialogs", "dismiss") == "accept";
+  // The workspace's learned grounding model (`ergon train`), when the state
+  // is a workspace's (<workspace>/.ergon/browser) and it has one: its weights
+  // and thresholds; thresholds set in ergon.yaml still win.
+  fs::path state = fs::path(state_dir).lexically_normal();
+  if (!state.has_filename()) state = state.parent_path();  // "…/browser/"
+  if (state.filename() == "browser" && state.parent_path().filename() == ".ergon") {
+    auto model = load_grounding_model(state.parent_path().parent_path().string());
+    if (!model) {
+      return fail(model.error().with_context(where + "connector '" + config.name + "': "));
+    }
+    if (*model) settings.grounding = (*model)->options;
+  }
   if (auto g = s.find("grounding"); g != s.end()) {
     settings.grounding.min_score = g->value("min_score", settings.grounding.min_score);
     settings.grounding.min_margin = g->value("min_margin", settings.grounding.min_margin);

@@ -495,6 +495,11 @@ constexpr std::array<Number, 4> kNumbers = {{
     {"height", &Fingerprint::height},
 }};
 
+// PropertyScores entries after the string properties.
+constexpr size_t kLocationEntry = kProperties.size();
+constexpr size_t kSizeEntry = kProperties.size() + 1;
+static_assert(kSizeEntry + 1 == PropertyScores::kCount);
+
 bool knows_location(const Fingerprint& fp) {
   return fp.x && fp.y;
 }
@@ -595,11 +600,33 @@ class Scorer {
     if (bound / denominator_ < floor - 1e-12) return -1;
 
     for (size_t k = 0; k < text_slots_.size(); ++k) {
-      const Slot& slot = text_slots_[k];
-      if (candidate_text_[k].empty()) continue;
-      sum += slot.weight * label_similarity(slot.key, candidate_text_[k], distance_);
+      sum += text_slots_[k].weight * label_score(text_slots_[k], candidate_text_[k]);
     }
     return std::clamp(sum / denominator_, 0.0, 1.0);
+  }
+
+  // Each weighed property's similarity to the candidate, unweighted: the terms
+  // of score()'s sum.
+  void properties(const Fingerprint& candidate, PropertyScores& out) {
+    out = PropertyScores{};
+    for (const Slot& slot : cheap_slots_) {
+      out.known[slot.property] = true;
+      out.score[slot.property] = similarity(slot, candidate);
+    }
+    for (size_t k = 0; k < text_slots_.size(); ++k) {
+      const Slot& slot = text_slots_[k];
+      normalise(candidate.*kProperties[slot.property].field, candidate_text_[k], slot.form);
+      out.known[slot.property] = true;
+      out.score[slot.property] = label_score(slot, candidate_text_[k]);
+    }
+    if (location_weight_ > 0) {
+      out.known[kLocationEntry] = true;
+      out.score[kLocationEntry] = location_similarity(target_, candidate);
+    }
+    if (size_weight_ > 0) {
+      out.known[kSizeEntry] = true;
+      out.score[kSizeEntry] = size_similarity(target_, candidate);
+    }
   }
 
   // The properties the target names in which the candidate differs.
@@ -653,6 +680,11 @@ class Scorer {
         return folded_ == slot.folded;
     }
     return false;
+  }
+
+  // A label property against the candidate's value, already in slot.form.
+  double label_score(const Slot& slot, const Text& candidate_text) {
+    return candidate_text.empty() ? 0.0 : label_similarity(slot.key, candidate_text, distance_);
   }
 
   double similarity(const Slot& slot, const Fingerprint& candidate) {
@@ -856,6 +888,40 @@ std::string known_keys(const std::vector<std::string_view>& keys) {
 
 GroundingWeights GroundingWeights::similo() {
   return GroundingWeights{};
+}
+
+const std::array<std::string_view, PropertyScores::kCount>& property_keys() {
+  static const auto keys = [] {
+    std::array<std::string_view, PropertyScores::kCount> out{};
+    const auto all = weight_keys();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = all[i].key;
+    return out;
+  }();
+  return keys;
+}
+
+std::array<double, PropertyScores::kCount> weight_vector(const GroundingWeights& weights) {
+  std::array<double, PropertyScores::kCount> out{};
+  const auto keys = weight_keys();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = weights.*keys[i].weight;
+  return out;
+}
+
+GroundingWeights weights_from_vector(const std::array<double, PropertyScores::kCount>& vector) {
+  GroundingWeights out;
+  const auto keys = weight_keys();
+  for (size_t i = 0; i < vector.size(); ++i) out.*keys[i].weight = vector[i];
+  return out;
+}
+
+std::vector<PropertyScores> property_similarities(const Fingerprint& target,
+                                                  const std::vector<Fingerprint>& candidates) {
+  GroundingWeights every;  // weight 1 for each property: every known one is compared
+  for (const WeightKey& k : weight_keys()) every.*k.weight = 1.0;
+  Scorer scorer(target, every);
+  std::vector<PropertyScores> out(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) scorer.properties(candidates[i], out[i]);
+  return out;
 }
 
 Json to_json(const GroundingWeights& weights) {

@@ -1,0 +1,725 @@
+// The grounding model: the fingerprint similarity weights, learned from the
+// pages demonstrations recorded and from synthetic redesigns of them.
+//
+// Data. Each training page is redesigned `mutations_per_page` times
+// (browser::mutate at one of several intensities, sometimes with a banner
+// added on top); the seeds come from std::mt19937(seed), distinct and with the
+// top bit set (so the benchmark's small seeds never collide). Per page the
+// first redesigns train and the last `holdout` share only measure; then
+// kCalibrationFactor × as many calibration redesigns are drawn that only
+// choose the thresholds. For every target on a training redesign, the
+// per-property similarities (property_similarities: the very terms
+// similarity() sums) of the element it became (positive) and of the other
+// elements (negatives: the strongest kKeptCandidates under the published
+// weights) form one listwise case.
+//
+// Fit. similarity() is Σ w·s / Σ w over the properties the target names; the
+// loss is the softmax cross-entropy of the positive among its case's
+// candidates (scores × kTemperature, kMargin added to the negatives), plus an
+// L2 pull towards the published Similo weights; full-batch Adam in a fixed
+// order, weights kept non-negative and their sum fixed (the score does not
+// depend on the scale). Deterministic: no threads, no clock, randomness from
+// raw mt19937 output only.
+//
+// Thresholds. ground() with the learned weights on the training and
+// calibration redesigns; for each min_score on a 0.01 grid from the published
+// 0.50, min_margin is the smallest (from the published 0.08 up) that leaves
+// every wrong answer scoring within kScoreSafety of min_score at least
+// kSafety short of it; the pair that finds the most targets correctly wins
+// (ties: the lower min_score).
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "connect/browser/mutate.h"
+#include "ergon/learn.h"
+
+namespace ergon {
+namespace {
+
+constexpr size_t kProps = PropertyScores::kCount;
+using Weights = std::array<double, kProps>;
+
+constexpr uint32_t kSeedBit = 0x80000000u;
+constexpr double kTemperature = 30.0;
+// Added to every wrong candidate's score inside the softmax (an additive
+// margin): the right element should win by a margin, not just win.
+constexpr double kMargin = 0.04;
+constexpr double kL2 = 0.002;  // on weights scaled to mean 1
+// A case whose best wrong candidate beats the right one by more than this
+// weighs kWrongCost times as much: near the margin a person is asked, beyond
+// it the grounder would click the wrong element.
+constexpr double kConfidentWrong = 0.04;
+constexpr double kWrongCost = 10.0;
+constexpr double kLearningRate = 0.03;
+constexpr size_t kKeptCandidates = 40;
+constexpr double kSafety = 0.02;
+// Redesigns for choosing the thresholds, per training redesign: a wrong
+// answer with a wide margin is rare, and the thresholds must have seen it.
+constexpr int kCalibrationFactor = 3;
+// Thresholds are never below the published ones (GroundingOptions' defaults):
+// a wrong answer with a wide margin is rare enough that the calibration
+// redesigns may not show one, and a learned model must not be less careful
+// than the defaults where its data is silent. In hundredths.
+constexpr int kFloorScore = 50;
+constexpr int kFloorMargin = 8;
+constexpr int kCeilingScore = 90;
+// How far below a candidate min_score a wrong answer still counts against
+// the margin: wrong answers with a high score are not rarer than those with
+// a low one, so a higher min_score must not buy a narrower margin cheaply.
+constexpr double kScoreSafety = 0.05;
+
+// Randomness from the raw std::mt19937 stream only (its output is fixed by
+// the standard; the distributions are not).
+class Dice {
+ public:
+  explicit Dice(uint32_t seed) : rng_(seed) {}
+  uint32_t next() { return rng_(); }
+  bool chance(double p) {
+    return p > 0 && static_cast<double>(rng_() >> 8) * (1.0 / 16777216.0) < p;
+  }
+  size_t pick(size_t n) { return n == 0 ? 0 : rng_() % n; }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// ---------------------------------------------------------------------------
+// Redesigns.
+
+// One kind of change at a time, strongly: the redesigns a single release
+// brings (a restyle, a copy edit, a layout change).
+browser::MutationOptions single_kind(size_t kind) {
+  browser::MutationOptions o = browser::MutationOptions::none();
+  switch (kind % 7) {
+    case 0: o.rename_id = 0.9, o.rename_name_attr = 0.5; break;
+    case 1: o.rename_class = 0.9; break;
+    case 2: o.reword = 0.8, o.reword_placeholder = 0.8; break;
+    case 3: o.change_neighbor_text = 0.7; break;
+    case 4: o.drop_attribute = 0.4; break;
+    case 5: o.move_block = 1.0, o.max_moved_blocks = 3; break;
+    default: o.insert_sibling = 0.4; break;
+  }
+  return o;
+}
+
+// Everything at once, more often than the defaults.
+browser::MutationOptions heavy() {
+  browser::MutationOptions o;
+  o.rename_id = 0.6;
+  o.rename_name_attr = 0.25;
+  o.rename_class = 0.6;
+  o.reword = 0.45;
+  o.reword_placeholder = 0.4;
+  o.change_neighbor_text = 0.35;
+  o.drop_attribute = 0.2;
+  o.move_block = 0.9;
+  o.max_moved_blocks = 3;
+  o.insert_sibling = 0.2;
+  o.remove_readable = 0.1;
+  return o;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "html/body/div[3]/..." → the index of body's div child (1 when written
+// without one), 0 when the path does not go through one.
+int body_div_index(std::string_view path, size_t& end) {
+  constexpr std::string_view kPrefix = "html/body/div";
+  if (!path.starts_with(kPrefix)) return 0;
+  end = kPrefix.size();
+  if (end == path.size() || path[end] == '/') return 1;
+  if (path[end] != '[') return 0;
+  const size_t close = path.find(']', end);
+  if (close == std::string_view::npos) return 0;
+  int index = 0;
+  for (size_t i = end + 1; i < close; ++i) {
+    if (path[i] < '0' || path[i] > '9') return 0;
+    index = std::min(index * 10 + (path[i] - '0'), 1 << 20);
+  }
+  end = close + 1;
+  return index;
+}
+
+// A banner appears at the top of the page (a cookie notice, a maintenance
+// message, an announcement): everything moves down, body's div children move
+// one index on, and the banner brings a button and a link of its own.
+void change_banner(browser::Mutation& m, Dice& dice) {
+  static constexpr std::array<std::string_view, 4> kMessages = {
+      "We use cookies to improve your experience.", "Scheduled maintenance on Sunday 02:00 UTC.",
+      "New: everything in one dashboard.", "Your session will expire in 5 minutes."};
+  static constexpr std::array<std::string_view, 4> kButtons = {"Accept all", "Got it", "Dismiss",
+                                                               "OK"};
+  static constexpr std::array<std::string_view, 4> kLinks = {"Cookie settings", "Read more",
+                                                             "What's new", "Status page"};
+  auto on_page = [&](std::string_view label) {
+    const std::string folded = lower(label);
+    return std::any_of(m.page.begin(), m.page.end(), [&](const Fingerprint& fp) {
+      return lower(fp.name) == folded || lower(fp.text) == folded;
+    });
+  };
+  const double height = 40.0 + 8.0 * static_cast<double>(dice.pick(8));
+  std::vector<Fingerprint> banner;
+  Fingerprint message;
+  message.tag = "p";
+  message.text = std::string(kMessages[dice.pick(kMessages.size())]);
+  message.dom_path = "html/body/div/p";
+  message.x = 24;
+  message.y = 12;
+  message.width = 720;
+  message.height = 20;
+  banner.push_back(message);
+  const std::string_view button_label = kButtons[dice.pick(kButtons.size())];
+  if (!on_page(button_label)) {
+    Fingerprint button;
+    button.tag = "button";
+    button.role = "button";
+    button.name = button.text = std::string(button_label);
+    button.type = "button";
+    button.classes = "banner-action";
+    button.dom_path = "html/body/div/button";
+    button.x = 980;
+    button.y = 6;
+    button.width = 110;
+    button.height = 32;
+    button.neighbor_text = message.text;
+    banner.push_back(button);
+  }
+  const std::string_view link_label = kLinks[dice.pick(kLinks.size())];
+  if (!on_page(link_label)) {
+    Fingerprint link;
+    link.tag = "a";
+    link.role = "link";
+    link.name = link.text = std::string(link_label);
+    link.href = "/notice";
+    link.dom_path = "html/body/div/a";
+    link.x = 760;
+    link.y = 12;
+    link.width = 120;
+    link.height = 20;
+    link.neighbor_text = message.text;
+    banner.push_back(link);
+  }
+  for (Fingerprint& fp : m.page) {
+    if (fp.y) *fp.y += height;
+    size_t end = 0;
+    if (const int index = body_div_index(fp.dom_path, end); index > 0) {
+      fp.dom_path = "html/body/div[" + std::to_string(index + 1) + "]" + fp.dom_path.substr(end);
+    }
+  }
+  const int inserted = static_cast<int>(banner.size());
+  for (int& to : m.moved_to) to = to < 0 ? to : to + inserted;
+  m.page.insert(m.page.begin(), banner.begin(), banner.end());
+  if (!m.description.empty()) m.description += "; ";
+  m.description += "banner '" + message.text + "' added on top";
+}
+
+// The redesign of `page` for `seed`: half at the default intensity, a quarter
+// heavier, a quarter one kind of change only; a banner on top of three in ten.
+browser::Mutation redesign(const std::vector<Fingerprint>& page, uint32_t seed) {
+  Dice dice(seed);
+  const size_t variant = dice.pick(4);
+  browser::MutationOptions options;
+  if (variant == 2) options = heavy();
+  if (variant == 3) options = single_kind(dice.pick(7));
+  browser::Mutation m = browser::mutate(page, options, dice.next());
+  if (dice.chance(0.3)) change_banner(m, dice);
+  return m;
+}
+
+// ---------------------------------------------------------------------------
+// Seeds and the split.
+
+struct Split {
+  std::vector<std::vector<uint32_t>> training;     // per page: fit the weights
+  std::vector<std::vector<uint32_t>> calibration;  // per page: only choose thresholds
+  std::vector<std::vector<uint32_t>> heldout;      // per page: only measure
+};
+
+Split split_seeds(size_t pages, const TrainOptions& options) {
+  Dice dice(options.seed);
+  std::set<uint32_t> used;
+  auto fresh = [&] {
+    uint32_t seed = dice.next() | kSeedBit;
+    while (!used.insert(seed).second) seed = dice.next() | kSeedBit;
+    return seed;
+  };
+  const int n = options.mutations_per_page;
+  const int held = std::clamp(static_cast<int>(std::lround(n * options.holdout)), 1, n - 1);
+  Split split;
+  split.training.resize(pages);
+  split.calibration.resize(pages);
+  split.heldout.resize(pages);
+  for (size_t p = 0; p < pages; ++p) {
+    for (int k = 0; k < n; ++k)
+      (k < n - held ? split.training : split.heldout)[p].push_back(fresh());
+  }
+  // Drawn after the others: the training and held-out seeds do not depend on it.
+  for (size_t p = 0; p < pages; ++p) {
+    for (int k = 0; k < kCalibrationFactor * (n - held); ++k)
+      split.calibration[p].push_back(fresh());
+  }
+  return split;
+}
+
+// ---------------------------------------------------------------------------
+// Cases and the fit.
+
+// One target on one redesign: its candidates' property similarities.
+struct Case {
+  std::array<bool, kProps> known{};
+  size_t positive = 0;        // index into the kept candidates
+  std::vector<float> scores;  // kept candidates × kProps
+  size_t candidates() const { return scores.size() / kProps; }
+};
+
+double weighted(const PropertyScores& s, const Weights& w) {
+  double sum = 0, denominator = 0;
+  for (size_t i = 0; i < kProps; ++i) {
+    if (!s.known[i]) continue;
+    sum += w[i] * s.score[i];
+    denominator += w[i];
+  }
+  return denominator > 0 ? sum / denominator : 0;
+}
+
+// The positive and the strongest negatives under `prior`, in page order.
+Case make_case(const std::vector<PropertyScores>& all, size_t positive, const Weights& prior) {
+  std::vector<std::pair<double, size_t>> ranked;
+  ranked.reserve(all.size());
+  for (size_t j = 0; j < all.size(); ++j) {
+    if (j != positive) ranked.emplace_back(weighted(all[j], prior), j);
+  }
+  const size_t keep = std::min(ranked.size(), kKeptCandidates - 1);
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<long>(keep), ranked.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first : a.second < b.second;
+                    });
+  std::vector<size_t> kept{positive};
+  for (size_t k = 0; k < keep; ++k) kept.push_back(ranked[k].second);
+  std::sort(kept.begin(), kept.end());
+
+  Case c;
+  c.known = all[positive].known;
+  c.scores.reserve(kept.size() * kProps);
+  for (size_t j : kept) {
+    if (j == positive) c.positive = c.candidates();
+    for (size_t i = 0; i < kProps; ++i) c.scores.push_back(static_cast<float>(all[j].score[i]));
+  }
+  return c;
+}
+
+double sum_of(const Weights& w) {
+  double s = 0;
+  for (double x : w) s += x;
+  return s;
+}
+
+// Three decimals: what the file shows is exactly what was measured.
+Weights rounded(Weights w) {
+  for (double& x : w) x = std::round(x * 1000.0) / 1000.0;
+  return w;
+}
+
+// Projected Adam on the listwise loss (see the file comment); the weights
+// after each quarter of the epochs (epoch, weights), rounded.
+std::vector<std::pair<int, Weights>> fit(const std::vector<Case>& cases, const Weights& prior,
+                                         int epochs) {
+  const double total = sum_of(prior);
+  const double unit = total / static_cast<double>(kProps);  // weights are ~unit each
+  Weights w = prior, m{}, v{};
+  constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEpsilon = 1e-8;
+  std::vector<std::pair<int, Weights>> checkpoints;
+  std::vector<double> s, p;
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    Weights grad{};
+    for (const Case& c : cases) {
+      double denominator = 0;
+      for (size_t i = 0; i < kProps; ++i) denominator += c.known[i] ? w[i] : 0.0;
+      if (denominator <= 0) continue;
+      const size_t n = c.candidates();
+      s.assign(n, 0.0);
+      p.assign(n, 0.0);
+      double top = -1e300, rival = -1e300;
+      for (size_t j = 0; j < n; ++j) {
+        const float* f = &c.scores[j * kProps];
+        double sum = 0;
+        for (size_t i = 0; i < kProps; ++i) sum += c.known[i] ? w[i] * f[i] : 0.0;
+        s[j] = sum / denominator;
+        if (j != c.positive) rival = std::max(rival, s[j]);
+        top = std::max(top, kTemperature * (s[j] + (j == c.positive ? 0.0 : kMargin)));
+      }
+      // A confident wrong answer costs more than an ambiguous one.
+      const double cost = rival - s[c.positive] > kConfidentWrong ? kWrongCost : 1.0;
+      double z = 0;
+      for (size_t j = 0; j < n; ++j) {
+        z += p[j] = std::exp(kTemperature * (s[j] + (j == c.positive ? 0.0 : kMargin)) - top);
+      }
+      for (size_t j = 0; j < n; ++j) {
+        const double g = cost * kTemperature * (p[j] / z - (j == c.positive ? 1.0 : 0.0));
+        if (g == 0) continue;
+        const float* f = &c.scores[j * kProps];
+        for (size_t i = 0; i < kProps; ++i) {
+          if (c.known[i]) grad[i] += g * (f[i] - s[j]) / denominator;
+        }
+      }
+    }
+    const double scale = cases.empty() ? 0.0 : 1.0 / static_cast<double>(cases.size());
+    for (size_t i = 0; i < kProps; ++i) {
+      const double g = grad[i] * scale + 2 * kL2 * (w[i] - prior[i]) / (unit * unit);
+      m[i] = kBeta1 * m[i] + (1 - kBeta1) * g;
+      v[i] = kBeta2 * v[i] + (1 - kBeta2) * g * g;
+      const double m_hat = m[i] / (1 - std::pow(kBeta1, epoch));
+      const double v_hat = v[i] / (1 - std::pow(kBeta2, epoch));
+      w[i] = std::max(0.0, w[i] - kLearningRate * unit * m_hat / (std::sqrt(v_hat) + kEpsilon));
+    }
+    const double now = sum_of(w);
+    if (now <= 0) break;
+    for (double& x : w) x *= total / now;
+    if (epoch * 4 / epochs != (epoch - 1) * 4 / epochs) checkpoints.emplace_back(epoch, rounded(w));
+  }
+  return checkpoints;
+}
+
+// ---------------------------------------------------------------------------
+// Decisions and thresholds.
+
+// ground()'s best and runner-up on a redesign, before any threshold.
+struct Decision {
+  double best = 0;
+  double margin = 0;
+  bool right = false;
+};
+
+Decision decide(const Fingerprint& target, const browser::Mutation& m, int expected,
+                const GroundingWeights& weights) {
+  GroundingOptions loose;
+  loose.weights = weights;
+  loose.min_score = 0;
+  loose.min_margin = 0;
+  const GroundingResult r = ground(target, m.page, loose);
+  Decision d;
+  if (r.ranked.empty()) return d;
+  d.best = r.ranked[0].score;
+  d.margin = r.ranked.size() > 1 ? r.ranked[0].score - r.ranked[1].score : 1.0;
+  d.right = r.ranked[0].index == expected;
+  return d;
+}
+
+// The same from a case's kept candidates (ties: the first in page order, as
+// ground() ranks them).
+Decision decide(const Case& c, const Weights& w) {
+  double denominator = 0;
+  for (size_t i = 0; i < kProps; ++i) denominator += c.known[i] ? w[i] : 0.0;
+  double best = -1, second = -1;
+  size_t best_index = 0;
+  for (size_t j = 0; j < c.candidates(); ++j) {
+    const float* f = &c.scores[j * kProps];
+    double sum = 0;
+    for (size_t i = 0; i < kProps; ++i) sum += c.known[i] ? w[i] * f[i] : 0.0;
+    const double score = denominator > 0 ? std::clamp(sum / denominator, 0.0, 1.0) : 0.0;
+    if (score > best) {
+      second = best;
+      best = score;
+      best_index = j;
+    } else if (score > second) {
+      second = score;
+    }
+  }
+  Decision d;
+  d.best = std::max(best, 0.0);
+  d.margin = second < 0 ? 1.0 : best - second;
+  d.right = best_index == c.positive;
+  return d;
+}
+
+struct Thresholds {
+  double min_score = 0.5;
+  double min_margin = 0.08;
+  int correct = 0;
+  int wrong_seen = 0;  // training decisions whose best is another element
+};
+
+Thresholds choose_thresholds(const std::vector<Decision>& decisions) {
+  Thresholds best;
+  best.correct = -1;
+  for (const Decision& d : decisions) best.wrong_seen += d.right ? 0 : 1;
+  for (int score = kFloorScore; score <= kCeilingScore; ++score) {
+    const double min_score = score / 100.0;
+    double needed = kFloorMargin / 100.0;
+    for (const Decision& d : decisions) {
+      if (!d.right && d.best >= min_score - kScoreSafety) {
+        needed = std::max(needed, d.margin + kSafety);
+      }
+    }
+    const double min_margin = std::ceil(needed * 100.0 - 1e-9) / 100.0;
+    int correct = 0;
+    for (const Decision& d : decisions) {
+      correct += d.right && d.best >= min_score && d.margin >= min_margin ? 1 : 0;
+    }
+    if (correct > best.correct) {  // ties: the lower min_score, nearer the published one
+      best.min_score = min_score;
+      best.min_margin = min_margin;
+      best.correct = correct;
+    }
+  }
+  return best;
+}
+
+void count(GroundingAccuracy& accuracy, const GroundingResult& r, int expected) {
+  if (r.status != GroundingResult::Status::kFound) {
+    ++accuracy.asked;
+  } else if (r.best()->index == expected) {
+    ++accuracy.correct;
+  } else {
+    ++accuracy.wrong;
+  }
+}
+
+Json accuracy_json(const GroundingAccuracy& a) {
+  return Json{{"correct", a.correct},
+              {"wrong", a.wrong},
+              {"asked", a.asked},
+              {"total", a.total()},
+              {"correct_pct", std::round(a.rate() * 10000.0) / 100.0}};
+}
+
+}  // namespace
+
+Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
+                                    const TrainOptions& options) {
+  if (options.mutations_per_page < 2) {
+    return fail(
+        ErrorCode::kInvalidInput,
+        "mutations: need at least 2 redesigns per page (one to train, one to measure), got " +
+            std::to_string(options.mutations_per_page));
+  }
+  if (!(options.holdout > 0 && options.holdout < 1)) {
+    return fail(ErrorCode::kInvalidInput,
+                "holdout: the share of redesigns kept for measuring must be between 0 and 1 "
+                "(exclusive), e.g. 0.25");
+  }
+  if (options.epochs < 1) {
+    return fail(ErrorCode::kInvalidInput, "epochs: must be at least 1");
+  }
+  int targets = 0;
+  for (const TrainingPage& page : pages) {
+    for (int t : page.targets) {
+      if (t < 0 || static_cast<size_t>(t) >= page.elements.size()) {
+        return fail(ErrorCode::kInvalidInput,
+                    page.source + ": target " + std::to_string(t) + " is not one of the page's " +
+                        std::to_string(page.elements.size()) + " elements");
+      }
+      targets += page.elements[static_cast<size_t>(t)].empty() ? 0 : 1;
+    }
+  }
+  if (targets == 0) {
+    return fail(ErrorCode::kInvalidInput,
+                "no targets to learn from: the recorded pages name no element a step acted on");
+  }
+
+  const Split split = split_seeds(pages.size(), options);
+  const GroundingWeights similo = GroundingWeights::similo();
+  const Weights prior = weight_vector(similo);
+
+  // Mine the cases: the training redesigns fit the weights; those and the
+  // calibration redesigns choose among the fits and set the thresholds.
+  std::vector<Case> cases, calibration;
+  int training_mutations = 0, calibration_mutations = 0, heldout_mutations = 0;
+  auto mine = [&](const TrainingPage& page, const std::vector<uint32_t>& seeds,
+                  std::vector<Case>& out) {
+    for (uint32_t seed : seeds) {
+      const browser::Mutation m = redesign(page.elements, seed);
+      for (int t : page.targets) {
+        const Fingerprint& target = page.elements[static_cast<size_t>(t)];
+        const int expected = m.moved_to[static_cast<size_t>(t)];
+        if (target.empty() || expected < 0) continue;
+        out.push_back(
+            make_case(property_similarities(target, m.page), static_cast<size_t>(expected), prior));
+      }
+    }
+    return static_cast<int>(seeds.size());
+  };
+  for (size_t p = 0; p < pages.size(); ++p) {
+    training_mutations += mine(pages[p], split.training[p], cases);
+    calibration_mutations += mine(pages[p], split.calibration[p], calibration);
+    heldout_mutations += static_cast<int>(split.heldout[p].size());
+  }
+  size_t pairs = 0;
+  for (const Case& c : cases) pairs += c.candidates();
+
+  // Candidates: the published weights and the fit after each quarter of the
+  // epochs; the one that finds the most targets on the training and
+  // calibration redesigns, under the thresholds it would get, wins (ties:
+  // the earlier, the published weights first).
+  std::vector<std::pair<int, Weights>> candidates{{0, prior}};
+  for (auto& checkpoint : fit(cases, prior, options.epochs)) candidates.push_back(checkpoint);
+  Json considered = Json::array();
+  size_t chosen = 0;
+  int chosen_correct = -1;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    std::vector<Decision> decisions;
+    decisions.reserve(cases.size() + calibration.size());
+    for (const auto* set : {&cases, &calibration}) {
+      for (const Case& c : *set) decisions.push_back(decide(c, candidates[k].second));
+    }
+    const Thresholds t = choose_thresholds(decisions);
+    considered.push_back(
+        {{"weights", k == 0 ? "published" : "epoch " + std::to_string(candidates[k].first)},
+         {"correct", t.correct},
+         {"min_score", t.min_score},
+         {"min_margin", t.min_margin}});
+    if (t.correct > chosen_correct) {
+      chosen = k;
+      chosen_correct = t.correct;
+    }
+  }
+  GroundingModel model;
+  model.options.weights = weights_from_vector(candidates[chosen].second);
+
+  // The thresholds, exactly: ground() on the training and calibration redesigns.
+  std::vector<Decision> decisions;
+  decisions.reserve(cases.size() + calibration.size());
+  for (size_t p = 0; p < pages.size(); ++p) {
+    const TrainingPage& page = pages[p];
+    for (const auto* seeds : {&split.training[p], &split.calibration[p]}) {
+      for (uint32_t seed : *seeds) {
+        const browser::Mutation m = redesign(page.elements, seed);
+        for (int t : page.targets) {
+          const Fingerprint& target = page.elements[static_cast<size_t>(t)];
+          const int expected = m.moved_to[static_cast<size_t>(t)];
+          if (target.empty() || expected < 0) continue;
+          decisions.push_back(decide(target, m, expected, model.options.weights));
+        }
+      }
+    }
+  }
+  const Thresholds thresholds = choose_thresholds(decisions);
+  model.options.min_score = thresholds.min_score;
+  model.options.min_margin = thresholds.min_margin;
+
+  // Held-out: the published weights and the learned model on the same redesigns.
+  TrainReport report;
+  const GroundingOptions published;
+  for (size_t p = 0; p < pages.size(); ++p) {
+    const TrainingPage& page = pages[p];
+    for (uint32_t seed : split.heldout[p]) {
+      const browser::Mutation m = redesign(page.elements, seed);
+      for (int t : page.targets) {
+        const Fingerprint& target = page.elements[static_cast<size_t>(t)];
+        const int expected = m.moved_to[static_cast<size_t>(t)];
+        if (target.empty() || expected < 0) continue;
+        count(report.before, ground(target, m.page, published), expected);
+        count(report.after, ground(target, m.page, model.options), expected);
+      }
+    }
+  }
+
+  Json sources = Json::array();
+  for (const TrainingPage& page : pages) sources.push_back(page.source);
+  model.meta = Json{
+      {"seed", options.seed},
+      {"epochs", options.epochs},
+      {"mutations_per_page", options.mutations_per_page},
+      {"holdout", options.holdout},
+      {"pages", pages.size()},
+      {"sources", sources},
+      {"targets", targets},
+      {"split",
+       {{"training_redesigns", training_mutations},
+        {"heldout_redesigns", heldout_mutations},
+        {"training_targets", cases.size()},
+        {"calibration_redesigns", calibration_mutations},
+        {"calibration_targets", calibration.size()},
+        {"heldout_targets", report.after.total()},
+        {"seeds",
+         "std::mt19937(seed) raw output with the top bit set, distinct; per page the first "
+         "redesigns train, the last holdout share only measure; then the calibration "
+         "redesigns (thresholds only)"}}},
+      {"training_pairs", pairs},
+      {"selected", considered[chosen]["weights"]},
+      {"considered", considered},
+      {"loss",
+       {{"kind", "softmax cross-entropy of the right element among each target's candidates"},
+        {"temperature", kTemperature},
+        {"additive_margin", kMargin},
+        {"l2_towards_similo", kL2},
+        {"candidates_per_target", kKeptCandidates},
+        {"optimizer", "full-batch Adam, non-negative weights, sum fixed"},
+        {"learning_rate", kLearningRate},
+        {"confident_wrong", kConfidentWrong},
+        {"wrong_cost", kWrongCost}}},
+      {"thresholds",
+       {{"safety", kSafety},
+        {"score_safety", kScoreSafety},
+        {"floor", {{"min_score", kFloorScore / 100.0}, {"min_margin", kFloorMargin / 100.0}}},
+        {"training_correct", thresholds.correct},
+        {"training_wrong_before_thresholds", thresholds.wrong_seen},
+        {"targets", decisions.size()},
+        {"redesigns", "the training redesigns and the calibration ones"}}},
+      {"before", accuracy_json(report.before)},
+      {"after", accuracy_json(report.after)},
+  };
+  report.model = std::move(model);
+  report.pages = static_cast<int>(pages.size());
+  report.training_pairs = static_cast<int>(pairs);
+  return report;
+}
+
+// ---------------------------------------------------------------------------
+// Training pages from the workspace's demonstrations.
+
+Result<std::vector<TrainingPage>> training_pages(const std::string& workspace_dir) {
+  auto demos = load_demonstrations(workspace_dir);
+  if (!demos) return fail(demos.error());
+  std::vector<TrainingPage> pages;
+  std::set<std::string> seen_targets;        // url + target fingerprint
+  std::map<std::string, size_t> page_index;  // url + every element → pages[i]
+  for (const Demonstration& demo : *demos) {
+    for (const DemoStep& step : demo.steps) {
+      for (const std::string* file : {&step.page_before, &step.page_after}) {
+        if (file->empty()) continue;
+        auto page = load_demo_page(workspace_dir, demo.id, *file);
+        if (!page) return fail(page.error());
+        const std::string source = demo.id + "/pages/" + *file;
+        if (page->target < 0) continue;
+        if (static_cast<size_t>(page->target) >= page->elements.size()) {
+          return fail(ErrorCode::kInvalidInput,
+                      demonstrations_dir(workspace_dir) + "/" + source +
+                          ": target: " + std::to_string(page->target) +
+                          " is not one of the page's " + std::to_string(page->elements.size()) +
+                          " elements — record the demonstration again or fix the index");
+        }
+        const Fingerprint& target = page->elements[static_cast<size_t>(page->target)];
+        if (target.empty()) continue;
+        if (!seen_targets.insert(page->url + "\n" + canonical_json(to_json(target))).second) {
+          continue;
+        }
+        Json elements = Json::array();
+        for (const Fingerprint& fp : page->elements) elements.push_back(to_json(fp));
+        const std::string key = page->url + "\n" + sha256_hex(canonical_json(elements));
+        auto [it, added] = page_index.emplace(key, pages.size());
+        if (added) {
+          pages.push_back(TrainingPage{source, std::move(page->elements), {}});
+        }
+        pages[it->second].targets.push_back(page->target);
+      }
+    }
+  }
+  return pages;
+}
+
+}  // namespace ergon
