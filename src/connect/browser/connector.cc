@@ -981,8 +981,13 @@ class BrowserConnector final : public Connector {
         std::string list;
         for (size_t i = 0; i < result.ranked.size(); ++i) {
           const PageElement& e = snapshot->elements[indices[result.ranked[i].index]];
-          list += fmt::format("{}{}) {} (score {:.2f})", i ? ", " : "", i + 1, element_line(e),
-                              result.ranked[i].score);
+          // The text beside it tells alike candidates apart ("Select" in
+          // the row of "Harbor MRI").
+          std::string near = e.fp.neighbor_text.size() > 40
+                                 ? e.fp.neighbor_text.substr(0, 37) + "..."
+                                 : e.fp.neighbor_text;
+          list += fmt::format("{}{}) {}{} (score {:.2f})", i ? ", " : "", i + 1, element_line(e),
+                              near.empty() ? "" : " near '" + near + "'", result.ranked[i].score);
         }
         const char* why = result.status == GroundingResult::Status::kAmbiguous
                               ? "matches several elements equally well"
