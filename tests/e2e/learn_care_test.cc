@@ -164,6 +164,16 @@ class LearnCareTest : public ::testing::Test {
         {"radio", "'" + time + "'"},
         {"attest", "'I confirm"},
         {"sign_in", "'Log in'"},
+        {"username", "'Email or username'"},
+        {"password", "'Your password'"},
+        {"patient_name", "'Member's full name'"},
+        {"member_id", "'Member ID number'"},
+        {"procedure", "'CPT procedure code'"},
+        {"diagnosis", "'Diagnosis code (ICD-10)'"},
+        {"notes", "'Supporting clinical information'"},
+        {"zip", "'Location (ZIP or city)'"},
+        {"in_network", "'Show in-network only'"},
+        {"date", "'Appointment date'"},
     };
     RunResult run = ergon({"run", goal, "--yes"});
     for (int round = 0; round < 8 && run.exit_code == 3; ++round) {
