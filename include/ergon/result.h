@@ -45,7 +45,8 @@ inline std::unexpected<Error> fail(Error error) {
   return std::unexpected(std::move(error));
 }
 
-// Exit code for the command line: 2 for input/usage errors, 1 otherwise.
+// Exit code for the command line: 2 for input/usage errors, 3 when only a
+// person can go on (a question: "Did you mean …?"), 1 otherwise.
 int exit_code_for(const Error& error);
 
 }  // namespace ergon

@@ -1,4 +1,6 @@
 // The ergon command: a thin layer over the library.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -48,7 +50,16 @@ Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, cons
                        const std::string& skill) {
   static const SystemClock clock;
   SkillPlanner planner(workspace.skills, SkillPlannerOptions{}, &clock);
-  return skill.empty() ? planner.plan(goal, slots) : planner.plan_with_skill(skill, goal, slots);
+  if (!skill.empty()) return planner.plan_with_skill(skill, goal, slots);
+  auto plan = planner.plan(goal, slots);
+  // "Did you mean …?" — asked here when a person is at the terminal.
+  if (plan || plan.error().code != ErrorCode::kNeedsPerson || !isatty(STDIN_FILENO)) return plan;
+  std::vector<SkillMatch> ranked = planner.rank(goal);
+  if (ranked.empty()) return plan;
+  std::cout << plan.error().message << " [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) return plan;
+  return planner.plan_with_skill(ranked.front().skill, goal, slots);
 }
 
 int cmd_plan(const std::string& dir, const std::string& goal, const std::string& skill,
@@ -79,8 +90,8 @@ int finish_session(Result<SessionReport> report, bool json) {
 }
 
 int cmd_run(const std::string& dir, const std::string& goal, const std::string& skill,
-            const std::string& plan_file, const std::vector<std::string>& slot_args, const ApprovalChoice& choice,
-            const std::string& session_id, bool json) {
+            const std::string& plan_file, const std::vector<std::string>& slot_args,
+            const ApprovalChoice& choice, const std::string& session_id, bool json) {
   if (goal.empty() == plan_file.empty()) {
     std::cerr << "ergon run: give either a goal or --plan FILE\n";
     return kExitUsage;

@@ -18,6 +18,7 @@ const char* to_string(ErrorCode code) {
 }
 
 int exit_code_for(const Error& error) {
+  if (error.code == ErrorCode::kNeedsPerson) return 3;
   return error.code == ErrorCode::kInvalidInput || error.code == ErrorCode::kNotFound ? 2 : 1;
 }
 

@@ -77,15 +77,16 @@ TEST_F(BadInputTest, UnknownActionNamesSkillFileLineAndSuggests) {
   RunResult r = ergon({"plan", "cut cloud spend by 10%"});
   expect_usage_error(r, "reduce-cloud-spend.yaml:");
   EXPECT_NE(r.err.find("cloud.stop_instanse"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("cloud.stop_instance"), std::string::npos) << "suggests the right name: " << r.err;
+  EXPECT_NE(r.err.find("cloud.stop_instance"), std::string::npos)
+      << "suggests the right name: " << r.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.err, m, std::regex("reduce-cloud-spend\\.yaml:(\\d+)")));
   EXPECT_NEAR(std::stoi(m[1].str()), line, 1) << r.err;
 }
 
 TEST_F(BadInputTest, LuaSyntaxErrorNamesFileAndLine) {
-  edit("skills/reduce-cloud-spend.yaml", "expect: result.projected_monthly <=",
-       "expect: result.projected_monthly <= <=");
+  edit("skills/reduce-cloud-spend.yaml",
+       "expect: result.projected_monthly <=", "expect: result.projected_monthly <= <=");
   RunResult r = ergon({"run", "--yes", "cut cloud spend by 10%"});
   expect_usage_error(r, "reduce-cloud-spend.yaml:");
 }
@@ -109,12 +110,31 @@ TEST_F(BadInputTest, BadArguments) {
   EXPECT_EQ(ergon({"show", "s-doesnotexist"}).exit_code, 2);
   RunResult r = ergon({"plan", "bake a chocolate cake"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("reduce-cloud-spend"), std::string::npos) << "names the closest skill: " << r.err;
+  EXPECT_NE(r.err.find("reduce-cloud-spend"), std::string::npos)
+      << "names the closest skill: " << r.err;
+}
+
+// A goal the planner is unsure of is a question, not a run: nothing starts,
+// the exit code says a person must answer, and --skill is that answer.
+TEST_F(BadInputTest, AnUncertainGoalAsksDidYouMean) {
+  RunResult r = ergon({"run", "--yes", "cloud stuff"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("Did you mean \"reduce-cloud-spend\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--skill reduce-cloud-spend"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("Session"), std::string::npos) << r.out;
+  RunResult chosen = ergon({"plan", "cloud stuff", "--skill", "reduce-cloud-spend"});
+  EXPECT_EQ(chosen.exit_code, 0) << chosen.err;
+  EXPECT_NE(chosen.out.find("skill: reduce-cloud-spend"), std::string::npos) << chosen.out;
+  RunResult unknown = ergon({"plan", "cloud stuff", "--skill", "reduce-cloud-spnd"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("reduce-cloud-spend"), std::string::npos) << unknown.err;
 }
 
 TEST_F(BadInputTest, MalformedPlanFileNamesFileAndPointer) {
   std::string path = dir_.file("plan.json");
-  testing::write_file(path, R"({"goal": "x", "steps": [{"id": "a", "do": "cloud.get_bill", "on_fail": "explode"}]})");
+  testing::write_file(
+      path,
+      R"({"goal": "x", "steps": [{"id": "a", "do": "cloud.get_bill", "on_fail": "explode"}]})");
   RunResult r = ergon({"run", "--yes", "--plan", path});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("plan.json"), std::string::npos) << r.err;
@@ -125,7 +145,8 @@ TEST_F(BadInputTest, MalformedPlanFileNamesFileAndPointer) {
 
 TEST_F(BadInputTest, InfiniteLoopIsStoppedByTheBudget) {
   std::string path = dir_.file("plan.json");
-  testing::write_file(path, R"({"goal": "spin", "steps": [{"id": "spin", "compute": "while true do end"}]})");
+  testing::write_file(
+      path, R"({"goal": "spin", "steps": [{"id": "spin", "compute": "while true do end"}]})");
   RunResult r = ergon({"run", "--yes", "--plan", path});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("instruction budget"), std::string::npos) << r.out;
