@@ -6,8 +6,6 @@
 //   ergon skills accept NAME                check a draft and make it a skill
 // Drafts live in skills/drafts/, which load_workspace does not read: the
 // planner never plans with a skill a person has not accepted.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/internal/yaml_json.h"
 #include "ergon/clock.h"
 #include "ergon/learn.h"
 
@@ -110,31 +109,6 @@ std::string read_text(const fs::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-Status write_atomically(const fs::path& path, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) {
-    return fail(ErrorCode::kInternal,
-                "cannot create " + path.parent_path().string() + ": " + ec.message());
-  }
-  fs::path temp = path;
-  temp += ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) {
-      fs::remove(temp, ec);
-      return fail(ErrorCode::kInternal, "cannot write " + temp.string());
-    }
-  }
-  fs::rename(temp, path, ec);
-  if (ec) {
-    fs::remove(temp, ec);
-    return fail(ErrorCode::kInternal, "cannot write " + path.string() + ": " + ec.message());
-  }
-  return {};
 }
 
 std::string first_line(const std::string& text, size_t max = 70) {
@@ -262,7 +236,7 @@ int cmd_induce(const std::string& dir, const SkillsArgs& args) {
   for (const std::string& note : induced->notes) notes.push_back("- " + note);
   const std::string yaml = skill_to_yaml(induced->skill, notes);
   const fs::path path = fs::path(skill_drafts_dir(root->string())) / (args.name + ".yaml");
-  if (auto ok = write_atomically(path, yaml); !ok) return report(ok.error());
+  if (auto ok = internal::write_file_atomically(path, yaml); !ok) return report(ok.error());
   std::cout << yaml << "\n";
 
   // Actions the workspace does not have would fail at accept: say so now.
@@ -329,7 +303,7 @@ int cmd_accept(const std::string& dir, const SkillsArgs& args) {
       continue;
     kept += line;
   }
-  if (auto ok = write_atomically(target, kept); !ok) return report(ok.error());
+  if (auto ok = internal::write_file_atomically(target, kept); !ok) return report(ok.error());
   if (existing && existing->path != target) fs::remove(existing->path, ec);
   auto check = load_workspace(root->string());
   if (!check) {
@@ -337,9 +311,10 @@ int cmd_accept(const std::string& dir, const SkillsArgs& args) {
     if (previous_target.empty()) {
       fs::remove(target, ec);
     } else {
-      (void)write_atomically(target, previous_target);
+      (void)internal::write_file_atomically(target, previous_target);
     }
-    if (!previous_other.empty()) (void)write_atomically(existing->path, previous_other);
+    if (!previous_other.empty())
+      (void)internal::write_file_atomically(existing->path, previous_other);
     return report(check.error().with_context("the workspace does not load with skill '" +
                                              args.name + "', so it was not accepted: "));
   }

@@ -18,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using internal::pointer_append;
+using internal::type_name;
 using internal::YamlDocument;
 
 const std::vector<std::string> kWorkspaceFields = {"store", "approvals", "guards", "vault",
@@ -56,17 +57,6 @@ bool is_name(const std::string& text) {
   });
 }
 
-std::string type_name(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null: return "nothing";
-    case Json::value_t::boolean: return "true/false";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::object: return "a mapping";
-    case Json::value_t::array: return "a list";
-    default: return "a number";
-  }
-}
-
 // One workspace file: turns JSON pointers into "file:line: field: " prefixes.
 class Source {
  public:
@@ -82,9 +72,7 @@ class Source {
   SourceLoc loc(const std::string& pointer) const { return {doc_.file, doc_.line(pointer)}; }
 
   std::unexpected<Error> error(const std::string& pointer, const std::string& what) const {
-    std::string field = internal::field_name(doc_.value, pointer);
-    return fail(ErrorCode::kInvalidInput,
-                loc(pointer).str() + ": " + (field.empty() ? "" : field + ": ") + what);
+    return doc_.error(pointer, what);
   }
 
   // A nested parser's error, "<pointer>: text" relative to the value at `base`.
@@ -95,14 +83,7 @@ class Source {
 
   Status check_fields(const Json& object, const std::string& pointer,
                       const std::vector<std::string>& known) const {
-    for (const std::string& key : keys(pointer, object)) {
-      if (contains(known, key)) continue;
-      std::string hint = closest_spelling(key, known);
-      return error(pointer_append(pointer, key),
-                   hint.empty() ? "unknown field — use " + join(known)
-                                : "unknown field — did you mean '" + hint + "'?");
-    }
-    return {};
+    return doc_.check_fields(object, pointer, known, closest_spelling);
   }
 
   // An optional string field ("" when absent); required when `if_missing`

@@ -1,7 +1,6 @@
 // Demonstrations on disk: demonstrations/<id>.yaml (instruction + steps, a
 // person may edit it) and demonstrations/<id>/pages/*.json (the pages a
 // browser step saw).
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -23,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using internal::pointer_append;
+using internal::type_name;
 using internal::YamlDocument;
 
 const std::vector<std::string> kDemoFields = {"instruction", "kind",     "connector",
@@ -31,25 +31,8 @@ const std::vector<std::string> kStepFields = {"do",     "with",  "result",
                                               "before", "after", "url_after"};
 const std::vector<std::string> kKinds = {"browser", "api"};
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
-}
-
-std::string type_name(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null: return "nothing";
-    case Json::value_t::boolean: return "true/false";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::object: return "a mapping";
-    case Json::value_t::array: return "a list";
-    default: return "a number";
-  }
 }
 
 bool valid_id(const std::string& id) {
@@ -85,23 +68,14 @@ class DemoSource {
   explicit DemoSource(const YamlDocument& doc) : doc_(doc) {}
 
   std::unexpected<Error> error(const std::string& pointer, const std::string& what) const {
-    std::string field = internal::field_name(doc_.value, pointer);
-    return fail(ErrorCode::kInvalidInput, doc_.file + ":" + std::to_string(doc_.line(pointer)) +
-                                              ": " + (field.empty() ? "" : field + ": ") + what);
+    return doc_.error(pointer, what);
   }
 
   int line(const std::string& pointer) const { return doc_.line(pointer); }
 
   Status check_fields(const Json& object, const std::string& pointer,
                       const std::vector<std::string>& known) const {
-    for (const std::string& key : doc_.keys(pointer, object)) {
-      if (contains(known, key)) continue;
-      std::string hint = closest_spelling(key, known);
-      return error(pointer_append(pointer, key),
-                   hint.empty() ? "unknown field — use " + join(known)
-                                : "unknown field — did you mean '" + hint + "'?");
-    }
-    return {};
+    return doc_.check_fields(object, pointer, known, closest_spelling);
   }
 
   // An optional string ("" when absent); required when `if_missing` is given.
@@ -247,36 +221,6 @@ Result<Demonstration> parse_demonstration(const YamlDocument& doc, const std::st
     }
   }
   return demo;
-}
-
-Status write_atomically(const fs::path& path, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) {
-    return fail(ErrorCode::kInternal,
-                "cannot create " + path.parent_path().string() + ": " + ec.message());
-  }
-  fs::path temp = path;
-  temp += ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return fail(ErrorCode::kInternal,
-                  "cannot write " + temp.string() + ": " + std::strerror(errno));
-    }
-    out << text;
-    out.flush();
-    if (!out) {
-      fs::remove(temp, ec);
-      return fail(ErrorCode::kInternal, "cannot write " + temp.string());
-    }
-  }
-  fs::rename(temp, path, ec);
-  if (ec) {
-    fs::remove(temp, ec);
-    return fail(ErrorCode::kInternal, "cannot move into place " + path.string());
-  }
-  return {};
 }
 
 std::string demo_yaml(const Demonstration& demo) {
@@ -426,7 +370,7 @@ Status save_demonstration(const std::string& workspace_dir, const Demonstration&
     }
   }
   fs::path path = fs::path(demonstrations_dir(workspace_dir)) / (demo.id + ".yaml");
-  return write_atomically(path, demo_yaml(demo));
+  return internal::write_file_atomically(path, demo_yaml(demo));
 }
 
 std::string new_demonstration_id(const std::string& workspace_dir, const std::string& wanted) {
@@ -448,7 +392,7 @@ Status save_demo_page(const std::string& workspace_dir, const std::string& demo_
   for (const Fingerprint& fp : page.elements) elements.push_back(to_json(fp));
   json["elements"] = std::move(elements);
   fs::path path = fs::path(demonstrations_dir(workspace_dir)) / demo_id / "pages" / file_name;
-  return write_atomically(path, json.dump(1) + "\n");
+  return internal::write_file_atomically(path, json.dump(1) + "\n");
 }
 
 Result<DemoPage> load_demo_page(const std::string& workspace_dir, const std::string& demo_id,

@@ -1509,22 +1509,31 @@ Status Inducer::build_steps() {
       }
       collect(item, json_pointer_token(key));
     }
+    // The value at `pointer` in each demonstration's step (null where the
+    // demonstration lacks the step or the value); `structure` false when a
+    // demonstration has the step but not the value.
+    auto values_at = [&](const std::string& pointer, bool& structure) {
+      const Json::json_pointer at(pointer);
+      std::vector<const Json*> values(n_, nullptr);
+      structure = true;
+      for (size_t d = 0; d < n_; ++d) {
+        const DemoStep* s = demo_step(c, d);
+        if (s == nullptr) continue;
+        if (!s->with.contains(at)) {
+          structure = false;
+          continue;
+        }
+        values[d] = &s->with.at(at);
+      }
+      return values;
+    };
     // API steps: references into results first (they may find the object
     // the step acts on), then the other values, which may be fields of it.
     std::map<std::string, Fill> early;
     if (!browser_) {
       for (const std::string& pointer : pointers) {
-        Json::json_pointer at(pointer);
-        std::vector<const Json*> values(n_, nullptr);
         bool structure = true;
-        for (size_t d = 0; d < n_; ++d) {
-          const DemoStep* s = demo_step(c, d);
-          if (s == nullptr) continue;
-          if (!s->with.contains(at))
-            structure = false;
-          else
-            values[d] = &s->with.at(at);
-        }
+        const std::vector<const Json*> values = values_at(pointer, structure);
         if (!structure || values[first] == nullptr || in_instruction(values)) continue;
         if (auto fill = from_results(c, values, step.id)) {
           early[pointer] = *fill;
@@ -1537,18 +1546,8 @@ Status Inducer::build_steps() {
         with[Json::json_pointer(pointer)] = it->second.value;
         continue;
       }
-      Json::json_pointer at(pointer);
-      std::vector<const Json*> values(n_, nullptr);
       bool structure = true;
-      for (size_t d = 0; d < n_; ++d) {
-        const DemoStep* s = demo_step(c, d);
-        if (s == nullptr) continue;
-        if (!s->with.contains(at)) {
-          structure = false;
-          continue;
-        }
-        values[d] = &s->with.at(at);
-      }
+      const std::vector<const Json*> values = values_at(pointer, structure);
       const std::string key = pointer_key(pointer);
       const std::string top = pointer.substr(1, pointer.find('/', 1) - 1);
       std::string what = pointer.substr(1);

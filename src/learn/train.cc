@@ -70,8 +70,11 @@ constexpr int kCalibrationFactor = 3;
 // a wrong answer with a wide margin is rare enough that the calibration
 // redesigns may not show one, and a learned model must not be less careful
 // than the defaults where its data is silent. In hundredths.
-constexpr int kFloorScore = 50;
-constexpr int kFloorMargin = 8;
+constexpr int hundredths(double x) {
+  return static_cast<int>(x * 100.0 + 0.5);
+}
+constexpr int kFloorScore = hundredths(GroundingOptions{}.min_score);
+constexpr int kFloorMargin = hundredths(GroundingOptions{}.min_margin);
 constexpr int kCeilingScore = 90;
 // How far below a candidate min_score a wrong answer still counts against
 // the margin: wrong answers with a high score are not rarer than those with
@@ -182,36 +185,31 @@ void change_banner(browser::Mutation& m, Dice& dice) {
   message.width = 720;
   message.height = 20;
   banner.push_back(message);
-  const std::string_view button_label = kButtons[dice.pick(kButtons.size())];
-  if (!on_page(button_label)) {
-    Fingerprint button;
-    button.tag = "button";
-    button.role = "button";
-    button.name = button.text = std::string(button_label);
-    button.type = "button";
-    button.classes = "banner-action";
-    button.dom_path = "html/body/div/button";
-    button.x = 980;
-    button.y = 6;
-    button.width = 110;
-    button.height = 32;
-    button.neighbor_text = message.text;
-    banner.push_back(button);
+  // A control of the banner's own at (x, y, width, height), beside its
+  // message; none when the page already has one labelled `label`.
+  auto add_control = [&](std::string_view label, const std::string& tag, const std::string& role,
+                         double x, double y, double width, double height) -> Fingerprint* {
+    if (on_page(label)) return nullptr;
+    Fingerprint& control = banner.emplace_back();
+    control.tag = tag;
+    control.role = role;
+    control.name = control.text = std::string(label);
+    control.dom_path = "html/body/div/" + tag;
+    control.x = x;
+    control.y = y;
+    control.width = width;
+    control.height = height;
+    control.neighbor_text = message.text;
+    return &control;
+  };
+  if (Fingerprint* button =
+          add_control(kButtons[dice.pick(kButtons.size())], "button", "button", 980, 6, 110, 32)) {
+    button->type = "button";
+    button->classes = "banner-action";
   }
-  const std::string_view link_label = kLinks[dice.pick(kLinks.size())];
-  if (!on_page(link_label)) {
-    Fingerprint link;
-    link.tag = "a";
-    link.role = "link";
-    link.name = link.text = std::string(link_label);
-    link.href = "/notice";
-    link.dom_path = "html/body/div/a";
-    link.x = 760;
-    link.y = 12;
-    link.width = 120;
-    link.height = 20;
-    link.neighbor_text = message.text;
-    banner.push_back(link);
+  if (Fingerprint* link =
+          add_control(kLinks[dice.pick(kLinks.size())], "a", "link", 760, 12, 120, 20)) {
+    link->href = "/notice";
   }
   for (Fingerprint& fp : m.page) {
     if (fp.y) *fp.y += height;

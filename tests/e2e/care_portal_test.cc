@@ -5,18 +5,14 @@
 #include "support/care_portal.h"
 
 #include <dirent.h>
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,28 +28,14 @@ using namespace std::chrono_literals;
 using testing::bin;
 using testing::CarePortal;
 using testing::Child;
+using testing::days_from_today;
+using testing::random_password;
 using testing::RunOptions;
 using testing::RunResult;
 using testing::TempDir;
 
 constexpr const char* kMember = "MBR-123456";
 constexpr const char* kBestFacility = "FAC-1058";  // nearest in-network around 02139
-
-std::string random_password() {
-  std::mt19937_64 random(std::random_device{}());
-  std::ostringstream out;
-  out << "cp-" << std::hex << random() << random();
-  return out.str();
-}
-
-// A week from today (UTC), so the portal's "no dates in the past" holds.
-std::string week_from_today() {
-  auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
-             std::chrono::days(7);
-  std::chrono::year_month_day ymd(day);
-  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-}
 
 // Sign-in steps of a hand-written plan, as the skill records them (v1).
 Json sign_in_steps() {
@@ -85,7 +67,8 @@ Json sign_in_steps() {
 
 class CarePortalTest : public ::testing::Test {
  protected:
-  CarePortalTest() : password_(random_password()), date_(week_from_today()) {
+  // A week from today, so the portal's "no dates in the past" holds.
+  CarePortalTest() : password_(random_password()), date_(days_from_today(7)) {
     workspace_ = dir_.file("ws");
     testing::copy_tree(testing::source_path("examples/care-portal"), workspace_);
     fs::remove_all(workspace_ + "/.ergon");

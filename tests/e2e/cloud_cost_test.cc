@@ -12,32 +12,26 @@
 #include <thread>
 
 #include "ergon/json.h"
+#include "support/cloud_workspace.h"
 #include "support/process.h"
 
 namespace ergon {
 namespace {
 
-using testing::AcmeCloud;
 using testing::bin;
 using testing::Child;
 using testing::RunOptions;
 using testing::RunResult;
-using testing::TempDir;
 
 constexpr const char* kGoal = "Cut our monthly cloud spend by 15% without touching production";
 constexpr const char* kToken = "test-token-5f1d2c9a";
 
-class CloudCostTest : public ::testing::Test {
+class CloudCostTest : public testing::CloudWorkspaceTest {
  protected:
-  CloudCostTest() : cloud_({"--token", kToken}) {
-    workspace_ = dir_.file("ws");
-    testing::copy_tree(testing::source_path("examples/cloud-cost"), workspace_);
-    std::filesystem::remove_all(workspace_ + "/.ergon");
-  }
+  CloudCostTest() : CloudWorkspaceTest(kToken) {}
 
   RunOptions options(const std::string& input = "") const {
-    RunOptions o;
-    o.env = {{"ACME_CLOUD_URL", cloud_.url()}, {"ACME_CLOUD_TOKEN", kToken}};
+    RunOptions o = cloud_options();
     o.input = input;
     return o;
   }
@@ -45,15 +39,6 @@ class CloudCostTest : public ::testing::Test {
   RunResult ergon(std::vector<std::string> args, const std::string& input = "") const {
     args.insert(args.begin(), {bin("ergon"), "-w", workspace_});
     return testing::run(args, options(input));
-  }
-
-  Json get(const std::string& path) const {
-    httplib::Client client(cloud_.url());
-    client.set_bearer_token_auth(kToken);
-    auto response = client.Get(path.c_str());
-    EXPECT_TRUE(response) << path;
-    if (!response) return Json();
-    return Json::parse(response->body);
   }
 
   void post(const std::string& path, const Json& body) const {
@@ -98,10 +83,6 @@ class CloudCostTest : public ::testing::Test {
     testing::write_file(path, plan.dump(2));
     return path;
   }
-
-  TempDir dir_;
-  AcmeCloud cloud_;
-  std::string workspace_;
 };
 
 TEST_F(CloudCostTest, HappyPathMeetsTargetWithoutTouchingProduction) {

@@ -6,13 +6,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,37 +22,13 @@ namespace {
 namespace fs = std::filesystem;
 using testing::bin;
 using testing::CarePortal;
+using testing::days_from_today;
+using testing::random_password;
 using testing::RunOptions;
 using testing::RunResult;
 using testing::TempDir;
 
 constexpr const char* kFacility = "FAC-1058";  // nearest in-network around 02139
-
-std::string random_password() {
-  std::mt19937_64 random(std::random_device{}());
-  std::ostringstream out;
-  out << "cp-" << std::hex << random() << random();
-  return out.str();
-}
-
-std::string days_from_today(int days) {
-  auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
-             std::chrono::days(days);
-  std::chrono::year_month_day ymd(day);
-  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 struct Booking {
   std::string patient, member, cpt, diagnosis, date, time;
@@ -144,7 +116,7 @@ class LearnCareTest : public ::testing::Test {
 
   void record(const std::string& name, const Booking& b) {
     std::string script = dir_.file(name + ".yaml");
-    write(script, person_script(b));
+    testing::write_file(script, person_script(b));
     RunResult run =
         ergon({"record", "--headless", "--person", script, "--name", name, b.instruction()});
     ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
@@ -242,7 +214,7 @@ TEST_F(LearnCareTest, TwoDemonstrationsTeachASkillThatBooksAnotherPatientAfterAR
   ASSERT_EQ(induced.exit_code, 0) << induced.out << induced.err;
   RunResult accepted = ergon({"skills", "accept", "book-mri"});
   ASSERT_EQ(accepted.exit_code, 0) << accepted.out << accepted.err;
-  std::string skill = read(workspace_ + "/skills/book-mri.yaml");
+  std::string skill = testing::read_file(workspace_ + "/skills/book-mri.yaml");
   // What differs between the demonstrations and what the instructions say
   // became slots; the password stayed a vault reference.
   EXPECT_NE(skill.find("${slots."), std::string::npos) << skill;

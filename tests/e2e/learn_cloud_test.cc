@@ -3,7 +3,6 @@
 // a demonstration made that way becomes a skill that does the task again for
 // other values (ergon issue 4, the cloud-cost example).
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <filesystem>
 #include <map>
@@ -11,25 +10,20 @@
 
 #include "ergon/json.h"
 #include "ergon/learn.h"
+#include "support/cloud_workspace.h"
 #include "support/process.h"
 
 namespace ergon {
 namespace {
 
-using testing::AcmeCloud;
 using testing::bin;
-using testing::RunOptions;
 using testing::RunResult;
-using testing::TempDir;
 
 constexpr const char* kToken = "learn-token-7c41e0b2";
 
-class LearnCloudTest : public ::testing::Test {
+class LearnCloudTest : public testing::CloudWorkspaceTest {
  protected:
-  LearnCloudTest() : cloud_({"--token", kToken}) {
-    workspace_ = dir_.file("ws");
-    testing::copy_tree(testing::source_path("examples/cloud-cost"), workspace_);
-    std::filesystem::remove_all(workspace_ + "/.ergon");
+  LearnCloudTest() : CloudWorkspaceTest(kToken) {
     std::filesystem::remove_all(workspace_ + "/demonstrations");
     std::filesystem::remove_all(workspace_ + "/skills/drafts");
   }
@@ -37,18 +31,7 @@ class LearnCloudTest : public ::testing::Test {
   // Runs ergon with stdin a pipe (no terminal: approvals need --yes).
   RunResult ergon(std::vector<std::string> args) const {
     args.insert(args.begin(), {bin("ergon"), "-w", workspace_});
-    RunOptions o;
-    o.env = {{"ACME_CLOUD_URL", cloud_.url()}, {"ACME_CLOUD_TOKEN", kToken}};
-    return testing::run(args, o);
-  }
-
-  Json get(const std::string& path) const {
-    httplib::Client client(cloud_.url());
-    client.set_bearer_token_auth(kToken);
-    auto response = client.Get(path.c_str());
-    EXPECT_TRUE(response) << path;
-    if (!response) return Json();
-    return Json::parse(response->body);
+    return testing::run(args, cloud_options());
   }
 
   // The service's own view of its instances, by name.
@@ -120,10 +103,6 @@ class LearnCloudTest : public ::testing::Test {
   static bool has(const std::string& text, const std::string& needle) {
     return text.find(needle) != std::string::npos;
   }
-
-  TempDir dir_;
-  AcmeCloud cloud_;
-  std::string workspace_;
 };
 
 TEST_F(LearnCloudTest, CallReadActionPrintsItsResult) {

@@ -1,6 +1,7 @@
 #include "support/care_portal.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -8,8 +9,11 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace ergon::testing {
@@ -202,6 +206,21 @@ void CarePortal::inject(bool on) const {
 }
 void CarePortal::expire_sessions() const {
   control("POST", "/_control/session/expire");
+}
+
+std::string random_password() {
+  std::mt19937_64 random(std::random_device{}());
+  std::ostringstream out;
+  out << "cp-" << std::hex << random() << random();
+  return out.str();
+}
+
+std::string days_from_today(int days) {
+  auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+             std::chrono::days(days);
+  std::chrono::year_month_day ymd(day);
+  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
 }
 
 RunResult CarePortal::stop(int signal) {

@@ -31,6 +31,14 @@ HttpReply http_request(int port, const std::string& method, const std::string& t
                        const std::string& body = "",
                        const std::map<std::string, std::string>& headers = {});
 
+// A fresh random password for dr.lee ("cp-" and hex digits), so finding it in
+// a file cannot be a coincidence.
+std::string random_password();
+
+// The date `days` from today (UTC) as YYYY-MM-DD: the portal refuses dates in
+// the past.
+std::string days_from_today(int days);
+
 // Starts care_portal on port 0 with `extra_args` (e.g. {"--layout", "v2"})
 // and returns once it listens. Killed by the destructor. Not thread-safe.
 class CarePortal {

@@ -8,8 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -45,11 +43,6 @@ std::string workspace_yaml(const std::string& base_url, const std::string& extra
          extra;
 }
 
-void write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  testing::write_file(path, text);
-}
-
 RunResult record(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> argv = {bin("ergon"), "record"};
@@ -75,10 +68,7 @@ std::vector<std::pair<std::string, std::string>> every_file(const std::string& d
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    out.emplace_back(entry.path().string(), text.str());
+    out.emplace_back(entry.path().string(), testing::read_file(entry.path().string()));
   }
   return out;
 }
@@ -99,7 +89,8 @@ class RecordOnPortal : public ::testing::Test {
     portal_->reset();
     fs::copy(testing::source_path("examples/care-portal/consent"), ws_.file("consent"),
              fs::copy_options::recursive);
-    write(ws_.file("ergon.yaml"), workspace_yaml(portal_->url(), "    consent_rules: consent\n"));
+    testing::write_file(ws_.file("ergon.yaml"),
+                        workspace_yaml(portal_->url(), "    consent_rules: consent\n"));
   }
 
   static CarePortal* portal_;
@@ -140,7 +131,7 @@ constexpr char kPerson[] = R"(# dr.lee files a pre-authorisation and looks for a
 )";
 
 TEST_F(RecordOnPortal, RecordsWhatThePersonDidWithFingerprintsPagesAndNoPassword) {
-  write(ws_.file("person.yaml"), kPerson);
+  testing::write_file(ws_.file("person.yaml"), kPerson);
   RunResult run = record({"-w", ws_.path(), "--person", ws_.file("person.yaml"), "--headless",
                           "--name", "mri-jane", kInstruction},
                          {{"CARE_PORTAL_PASSWORD", kPassword}});
@@ -277,12 +268,12 @@ TEST_F(RecordOnPortal, RecordsWhatThePersonDidWithFingerprintsPagesAndNoPassword
 
 TEST_F(RecordOnPortal, PasswordTheVaultDoesNotHoldGetsTheSecretNameGivenAndATodo) {
   // The person knows the password from a variable the vault is not asked about.
-  write(ws_.file("person.yaml"),
-        "- click: Reject all\n"
-        "- type: dr.lee\n  into: Username\n"
-        "- type_secret: MY_MEMORY\n  into: Password\n"
-        "- click: Sign in\n"
-        "- wait_for: Welcome\n");
+  testing::write_file(ws_.file("person.yaml"),
+                      "- click: Reject all\n"
+                      "- type: dr.lee\n  into: Username\n"
+                      "- type_secret: MY_MEMORY\n  into: Password\n"
+                      "- click: Sign in\n"
+                      "- wait_for: Welcome\n");
   RunResult run = record({"-w", ws_.path(), "--person", ws_.file("person.yaml"), "--headless",
                           "--secret", "PORTAL_LOGIN", "sign in to the portal"},
                          {{"MY_MEMORY", kPassword}});
@@ -301,13 +292,13 @@ TEST_F(RecordOnPortal, PasswordTheVaultDoesNotHoldGetsTheSecretNameGivenAndATodo
 
 TEST_F(RecordOnPortal, ConsentClicksAreLeftOutWithoutConsentRulesToo) {
   // No consent_rules: the banner is known by what it looks like.
-  write(ws_.file("ergon.yaml"), workspace_yaml(portal_->url()));
-  write(ws_.file("person.yaml"),
-        "- goto: /login\n"
-        "- click: Settings\n"
-        "- click: Reject all\n"
-        "- type: dr.lee\n  into: Username\n"
-        "- press: Tab\n");
+  testing::write_file(ws_.file("ergon.yaml"), workspace_yaml(portal_->url()));
+  testing::write_file(ws_.file("person.yaml"),
+                      "- goto: /login\n"
+                      "- click: Settings\n"
+                      "- click: Reject all\n"
+                      "- type: dr.lee\n  into: Username\n"
+                      "- press: Tab\n");
   RunResult run = record({"-w", ws_.path(), "--person", ws_.file("person.yaml"), "--headless",
                           "--start-url", "/login", "sign in as dr.lee"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
@@ -329,7 +320,7 @@ TEST_F(RecordOnPortal, ConsentClicksAreLeftOutWithoutConsentRulesToo) {
 
 TEST(RecordCommand, ApiDemonstrationIsCreatedEmpty) {
   TempDir ws;
-  write(ws.file("ergon.yaml"), "store: .ergon/ergon.db\n");
+  testing::write_file(ws.file("ergon.yaml"), "store: .ergon/ergon.db\n");
   RunResult run = record({"-w", ws.path(), "--api", "--name", "Stop Idle", "stop idle web-dev-2"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_NE(run.out.find("stop-idle"), std::string::npos) << run.out;
@@ -344,8 +335,8 @@ TEST(RecordCommand, ApiDemonstrationIsCreatedEmpty) {
 
 TEST(RecordCommand, UsageErrorsExitTwo) {
   TempDir ws;
-  write(ws.file("ergon.yaml"), workspace_yaml("http://127.0.0.1:9"));
-  write(ws.file("bad.yaml"), "- click: Sign in\n- tpye: x\n  into: y\n");
+  testing::write_file(ws.file("ergon.yaml"), workspace_yaml("http://127.0.0.1:9"));
+  testing::write_file(ws.file("bad.yaml"), "- click: Sign in\n- tpye: x\n  into: y\n");
 
   RunResult no_instruction = record({"-w", ws.path()});
   EXPECT_EQ(no_instruction.exit_code, 2) << no_instruction.err;
@@ -376,7 +367,7 @@ TEST(RecordCommand, UsageErrorsExitTwo) {
       << unknown_connector.err;
 
   TempDir none;
-  write(none.file("ergon.yaml"), "store: .ergon/ergon.db\n");
+  testing::write_file(none.file("ergon.yaml"), "store: .ergon/ergon.db\n");
   RunResult no_browser = record({"-w", none.path(), "--headless", "--person", "x.yaml", "do it"});
   EXPECT_EQ(no_browser.exit_code, 2) << no_browser.err;
   EXPECT_NE(no_browser.err.find("has no browser connector"), std::string::npos) << no_browser.err;

@@ -1,7 +1,9 @@
 #include "core/internal/yaml_json.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace ergon::internal {
 
@@ -214,6 +217,38 @@ std::vector<std::string> YamlDocument::keys(const std::string& pointer, const Js
   return out;
 }
 
+std::unexpected<Error> YamlDocument::error(std::string_view pointer,
+                                           const std::string& what) const {
+  std::string field = field_name(value, pointer);
+  return fail(ErrorCode::kInvalidInput, file + ":" + std::to_string(line(pointer)) + ": " +
+                                            (field.empty() ? "" : field + ": ") + what);
+}
+
+Status YamlDocument::check_fields(const Json& object, const std::string& pointer,
+                                  const std::vector<std::string>& known, Speller closest) const {
+  for (const std::string& key : keys(pointer, object)) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string hint = closest(key, known);
+    std::string all;
+    for (const std::string& name : known) all += (all.empty() ? "" : ", ") + name;
+    return error(pointer_append(pointer, key),
+                 hint.empty() ? "unknown field — use " + all
+                              : "unknown field — did you mean '" + hint + "'?");
+  }
+  return {};
+}
+
+std::string type_name(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null: return "nothing";
+    case Json::value_t::boolean: return "true/false";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::object: return "a mapping";
+    case Json::value_t::array: return "a list";
+    default: return "a number";
+  }
+}
+
 Result<YamlDocument> parse_yaml(std::string_view text, const std::string& file) {
   YamlDocument doc;
   doc.file = file;
@@ -240,6 +275,37 @@ Result<YamlDocument> load_yaml_file(const std::filesystem::path& path, const std
   std::ostringstream text;
   text << in.rdbuf();
   return parse_yaml(text.str(), file);
+}
+
+Status write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return fail(ErrorCode::kInternal,
+                "cannot create " + path.parent_path().string() + ": " + ec.message());
+  }
+  fs::path temp = path;
+  temp += ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      return fail(ErrorCode::kInternal,
+                  "cannot write " + temp.string() + ": " + std::strerror(errno));
+    }
+    out << text;
+    if (!out.flush()) {
+      fs::remove(temp, ec);
+      return fail(ErrorCode::kInternal, "cannot write " + temp.string());
+    }
+  }
+  fs::rename(temp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove(temp, ec);
+    return fail(ErrorCode::kInternal, "cannot write " + path.string() + ": " + why);
+  }
+  return {};
 }
 
 std::string pointer_append(std::string_view pointer, std::string_view key) {

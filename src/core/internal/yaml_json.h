@@ -30,7 +30,25 @@ struct YamlDocument {
   // The keys of the mapping `object` found at `pointer`, in file order when
   // known, else in `object`'s order.
   std::vector<std::string> keys(const std::string& pointer, const Json& object) const;
+
+  // kInvalidInput "file:line: field: what" for the value at `pointer` (the
+  // field part left out for the document itself).
+  std::unexpected<Error> error(std::string_view pointer, const std::string& what) const;
+
+  // Suggests the closest known spelling, "" when none is close: the caller
+  // passes ergon::closest_spelling (core does not depend on plan).
+  using Speller = std::string (*)(const std::string& word,
+                                  const std::vector<std::string>& candidates);
+  // The first key (in file order) of the mapping `object` at `pointer` that is
+  // not in `known` as an error(): "unknown field — did you mean 'x'?", else
+  // "unknown field — use a, b, c".
+  Status check_fields(const Json& object, const std::string& pointer,
+                      const std::vector<std::string>& known, Speller closest) const;
 };
+
+// How a value's type reads in a message: "nothing", "true/false", "a string",
+// "a mapping", "a list" or "a number".
+std::string type_name(const Json& value);
 
 // Converts YAML text. Plain scalars get the YAML 1.2 core types (null, ~, true,
 // false, integers, floats); quoted and block scalars stay strings, and so do
@@ -41,6 +59,10 @@ Result<YamlDocument> parse_yaml(std::string_view text, const std::string& file);
 
 // Reads `path` and parses it; `file` names it in errors.
 Result<YamlDocument> load_yaml_file(const std::filesystem::path& path, const std::string& file);
+
+// Writes `text` to `path` atomically (a temp file beside it, then a rename),
+// creating missing directories; kInternal naming the file when it cannot.
+Status write_file_atomically(const std::filesystem::path& path, const std::string& text);
 
 // JSON pointer helpers (RFC 6901 escaping of '~' and '/').
 std::string pointer_append(std::string_view pointer, std::string_view key);
