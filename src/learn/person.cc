@@ -206,9 +206,7 @@ Result<PersonScript> parse_person_script(std::string_view yaml, const std::strin
   auto doc = internal::parse_yaml(yaml, file);
   if (!doc) return fail(doc.error());
   auto error = [&](const std::string& pointer, const std::string& what) {
-    std::string field = internal::field_name(doc->value, pointer);
-    return fail(ErrorCode::kInvalidInput, file + ":" + std::to_string(doc->line(pointer)) + ": " +
-                                              (field.empty() ? "" : field + ": ") + what);
+    return doc->error(pointer, what);
   };
   const Json& root = doc->value;
   if (root.is_null()) {

@@ -93,9 +93,7 @@ class RuleSource {
   explicit RuleSource(const YamlDocument& doc) : doc_(doc) {}
 
   std::unexpected<Error> error(const std::string& pointer, const std::string& what) const {
-    std::string field = internal::field_name(doc_.value, pointer);
-    return fail(ErrorCode::kInvalidInput, doc_.file + ":" + std::to_string(doc_.line(pointer)) +
-                                              ": " + (field.empty() ? "" : field + ": ") + what);
+    return doc_.error(pointer, what);
   }
 
   Result<ConsentRule> rule() const {
