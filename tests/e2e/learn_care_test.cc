@@ -1,8 +1,8 @@
 // End to end, issue 4's care-portal example: a scripted person books two MRIs
 // on the portal (layout v1) while `ergon record` watches; `ergon skills
-// induce` turns the two demonstrations into a skill; after the portal's
-// redesign (layout v2) `ergon run` books a third patient on another date with
-// that skill — no hand-written skill in the workspace.
+// induce` turns the two demonstrations into a skill; `ergon run` books a third
+// patient with it on v1, and after the portal's redesign (layout v2) a fourth
+// and a fifth on other dates — no hand-written skill in the workspace.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -195,7 +195,7 @@ class LearnCareTest : public ::testing::Test {
   int asked_ = 0;
 };
 
-TEST_F(LearnCareTest, TwoDemonstrationsTeachASkillThatBooksAnotherPatientAfterARedesign) {
+TEST_F(LearnCareTest, TwoDemonstrationsTeachASkillThatBooksOtherPatientsOnV1AndAfterARedesign) {
   Booking jane{"Jane Doe", "MBR-123456", "72148", "M54.16", days_from_today(8), ""};
   Booking omar{"Omar Haddad", "MBR-204518", "70551", "R51.9", days_from_today(11), ""};
   Booking mei{"Mei Chen", "MBR-310772", "73721", "M25.561", days_from_today(15), ""};
@@ -223,6 +223,17 @@ TEST_F(LearnCareTest, TwoDemonstrationsTeachASkillThatBooksAnotherPatientAfterAR
   EXPECT_EQ(skill.find("Omar"), std::string::npos) << skill;
   EXPECT_EQ(skill.find("MBR-204518"), std::string::npos) << skill;
 
+  // On the layout it was shown on, the skill books another patient with nobody's help.
+  Booking carlos{"Carlos Rivera", "MBR-482913", "70553", "G43.909", days_from_today(13), ""};
+  carlos.time = free_time(carlos.date);
+  ASSERT_FALSE(carlos.time.empty());
+  RunResult on_v1 = run_with_a_person(carlos.instruction(), carlos.time);
+  ASSERT_EQ(on_v1.exit_code, 0) << on_v1.out << on_v1.err;
+  EXPECT_EQ(asked_, 0) << on_v1.out;
+  std::vector<Json> carlos_booked = appointments_of("MBR-482913");
+  ASSERT_EQ(carlos_booked.size(), 1u) << portal_->state().dump();
+  EXPECT_NE(carlos_booked[0].dump().find(carlos.time), std::string::npos) << carlos_booked[0];
+
   // The portal is redesigned; a new patient, procedure, date and time. Where
   // the redesign changed an element beyond what grounding may safely guess,
   // the session waits and a person (the test) picks it from the candidates;
@@ -238,8 +249,8 @@ TEST_F(LearnCareTest, TwoDemonstrationsTeachASkillThatBooksAnotherPatientAfterAR
   EXPECT_NE(appointment.find(mei.time), std::string::npos) << appointment;
   EXPECT_NE(appointment.find(kFacility), std::string::npos) << appointment;
   // Nobody else was booked or requested twice.
-  EXPECT_EQ(portal_->state()["appointments"].size(), 3u) << portal_->state().dump();
-  EXPECT_EQ(portal_->state()["preauths"].size(), 3u) << portal_->state().dump();
+  EXPECT_EQ(portal_->state()["appointments"].size(), 4u) << portal_->state().dump();
+  EXPECT_EQ(portal_->state()["preauths"].size(), 4u) << portal_->state().dump();
   std::cout << "questions on the redesigned portal: " << asked_ << "\n";
 
   // What the person picked was remembered: the next booking on v2 needs nobody.
