@@ -1964,10 +1964,13 @@ Result<InducedSkill> Inducer::run() {
   }
   std::string ids;
   for (const Demonstration& demo : demos_) ids += (ids.empty() ? "" : ", ") + demo.id;
-  skill.description = !options_.description.empty()
-                          ? options_.description
-                          : trim(demos_[0].instruction) + " (learned from " +
-                                (n_ == 1 ? "demonstration " : "demonstrations ") + ids + ")";
+  // The first instruction with its values as slots: one person's data is not
+  // what the skill is about.
+  skill.description =
+      !options_.description.empty()
+          ? options_.description
+          : (skill.examples.empty() ? trim(demos_[0].instruction) : skill.examples.front()) +
+                " (learned from " + (n_ == 1 ? "demonstration " : "demonstrations ") + ids + ")";
 
   // Notes: the slots, then what was kept, then conditions and checks.
   for (const SlotInfo& slot : slots_) {
