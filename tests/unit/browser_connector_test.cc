@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ergon/browser.h"
+#include "ergon/learn.h"
 #include "ergon/vault.h"
 #include "support/process.h"
 
@@ -195,6 +196,11 @@ constexpr char kDraftsV3[] = R"HTML(<title>Drafts</title>
 constexpr char kTwinsPage[] = R"HTML(<title>Twins</title>
 <form action="/clicked"><input type="hidden" name="which" value="first"><button>Choose</button></form>
 <form action="/clicked"><input type="hidden" name="which" value="second"><button>Choose</button></form>)HTML";
+
+// "Go" by its label is the first button, by its id the second.
+constexpr char kRenamedPage[] = R"HTML(<title>Renamed</title>
+<form action="/clicked"><input type="hidden" name="which" value="first"><button id="other">Go</button></form>
+<form action="/clicked"><input type="hidden" name="which" value="second"><button id="go">Start</button></form>)HTML";
 
 constexpr char kTablePage[] = R"HTML(<title>Stock</title>
 <h1>Stock</h1>
@@ -389,6 +395,34 @@ TEST_F(BrowserConnectorTest, AmbiguousTargetAsksAPersonAndTakesTheAnswer) {
   auto answered = call(*web, "click", {{"target", "Choose"}}, "2");
   ASSERT_TRUE(answered.has_value()) << answered.error().message;
   EXPECT_EQ(clicked(), std::vector<std::string>{"second"});
+}
+
+// The workspace's learned grounding model is what the connector grounds with:
+// the published weights trust the label, a model that learned to trust ids
+// picks the other button.
+TEST_F(BrowserConnectorTest, LearnedGroundingModelIsUsedWhenPresent) {
+  site_.page("/renamed", kRenamedPage);
+  const Json target = {{"name", "Go"}, {"id", "go"}};
+  {
+    auto web = make();
+    ASSERT_NE(web, nullptr);
+    go(*web, "/renamed");
+    auto found = call(*web, "click", {{"target", target}, {"effect", "read"}});
+    ASSERT_TRUE(found.has_value()) << found.error().message;
+    EXPECT_EQ(clicked(), std::vector<std::string>{"first"});
+  }
+  // What the first connector healed would be used first: forget it.
+  std::filesystem::remove(state_dir() + "/fingerprints.json");
+  GroundingModel model;
+  model.options.weights.name = 0.5;
+  model.options.weights.id = 3;
+  ASSERT_TRUE(save_grounding_model(dir_.file("ws"), model).has_value());
+  auto web = make();
+  ASSERT_NE(web, nullptr);
+  go(*web, "/renamed");
+  auto found = call(*web, "click", {{"target", target}, {"effect", "read"}});
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  EXPECT_EQ(clicked(), (std::vector<std::string>{"first", "second"}));
 }
 
 // ---------------------------------------------------------------------------
