@@ -10,6 +10,7 @@
 //   demonstrations/<id>/pages/<NN>-after.json  the page right after it
 //   skills/drafts/<name>.yaml                  an induced skill, not yet accepted
 //   .ergon/browser/grounding-model.json        learned grounding weights
+//   .ergon/browser/picks.jsonl                 real pairs: a person's picks
 #pragma once
 
 #include <cstdint>
@@ -138,6 +139,17 @@ struct TrainingPage {
   std::vector<int> targets;
 };
 
+// A real labelled pair: when grounding was unsure, a person picked which of
+// the scored candidates on a real page is the target. `elements` are the
+// candidates exactly as they were scored, in order; `answer` indexes them.
+struct LabelledPair {
+  std::string source;  // "<path>/picks.jsonl:3", for reports and errors
+  Fingerprint target;  // as the skill names it (not a healed copy)
+  std::vector<Fingerprint> elements;
+  int answer = -1;
+  std::string url;  // the page the person looked at
+};
+
 struct TrainOptions {
   uint32_t seed = 1;
   int mutations_per_page = 40;  // synthetic redesigns of each page
@@ -159,6 +171,11 @@ struct TrainReport {
   GroundingAccuracy after;   // learned model, the same held-out mutations
   int pages = 0;
   int training_pairs = 0;
+  // The real pairs (a person's picks), which the model trained on: how the
+  // published weights and the learned model ground each of them.
+  int real_pairs = 0;
+  GroundingAccuracy real_before;
+  GroundingAccuracy real_after;
 };
 
 // Pages from every demonstration's recorded pages (targets = the elements
@@ -169,6 +186,25 @@ Result<std::vector<TrainingPage>> training_pages(const std::string& workspace_di
 // thresholds; deterministic for a seed. kInvalidInput without targets.
 Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
                                     const TrainOptions& options);
+// The same, with real pairs joining the training cases: all of them together
+// weigh a third of the loss (each at least as much as one synthetic case),
+// their right element's own score is pulled above the lowest min_score, and
+// the thresholds leave every real pair found correctly or asked, never wrong.
+// The report's real_before/real_after ground the pairs trained on. kInvalidInput naming the pair's
+// source when its answer is not one of its elements or its target names nothing.
+Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
+                                    const std::vector<LabelledPair>& real,
+                                    const TrainOptions& options);
+
+// <workspace>/.ergon/browser/picks.jsonl: one JSON object a line,
+// {"target": fingerprint, "url": ..., "elements": [fingerprint...], "picked": N}.
+std::string picks_path(const std::string& workspace_dir);
+// Appends `pair` as one line with one write() on a file opened O_APPEND, so
+// concurrent writers never interleave a line; creates the directory.
+Status append_labelled_pair(const std::string& file, const LabelledPair& pair);
+// Every pick of the workspace, in file order; empty when there is no file.
+// A broken line is kInvalidInput "file:line: field: what is wrong".
+Result<std::vector<LabelledPair>> training_pairs(const std::string& workspace_dir);
 
 // <workspace>/.ergon/browser/grounding-model.json
 std::string grounding_model_path(const std::string& workspace_dir);

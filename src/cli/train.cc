@@ -1,6 +1,7 @@
 // ergon train [--seed N] [--mutations N] [--holdout F] [--epochs N]: learns
 // the grounding weights from the workspace's recorded pages and synthetic
-// redesigns of them, prints how the published weights and the learned model
+// redesigns of them, and from the picks people made when grounding asked
+// them (.ergon/browser/picks.jsonl); prints how the published weights and the learned model
 // do on held-out redesigns, and writes .ergon/browser/grounding-model.json.
 #include <cstdio>
 #include <filesystem>
@@ -38,7 +39,9 @@ int run_train(const std::string& workspace_dir, const TrainOptions& options) {
                  "record)\n";
     return kExitUsage;
   }
-  auto report = train_grounding(*pages, options);
+  auto picks = training_pairs(workspace_dir);
+  if (!picks) return report_error(picks.error());
+  auto report = train_grounding(*pages, *picks, options);
   if (!report) return report_error(report.error());
   report->model.meta["trained"] = format_time(SystemClock().now_ms());
   if (auto saved = save_grounding_model(workspace_dir, report->model); !saved) {
@@ -58,6 +61,13 @@ int run_train(const std::string& workspace_dir, const TrainOptions& options) {
   std::printf("  %-22s %8s %7s %8s\n", "held-out redesigns", "correct", "wrong", "asked");
   print_row("before (Similo)", report->before);
   print_row("after (learned)", report->after);
+  if (report->real_pairs > 0) {
+    std::printf(
+        "\n  real pairs: %d (a person's picks, trained on); published found %d, learned "
+        "found %d, wrong %d\n",
+        report->real_pairs, report->real_before.correct, report->real_after.correct,
+        report->real_after.wrong);
+  }
   const GroundingOptions& o = report->model.options;
   std::printf("\n  thresholds: min_score %.2f, min_margin %.2f (Similo defaults 0.50, 0.08)\n",
               o.min_score, o.min_margin);

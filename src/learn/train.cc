@@ -27,11 +27,25 @@
 // every wrong answer scoring within kScoreSafety of min_score at least
 // kSafety short of it; the pair that finds the most targets correctly wins
 // (ties: the lower min_score).
+//
+// Real pairs (a person's picks on real pages, picks.jsonl) join the fit after
+// the synthetic cases: together they weigh kRealShare of the loss, each with a
+// hinge pulling its right element's score up to kRealScore (a pick often
+// answers a weak match, which the listwise loss cannot fix), and they join
+// the candidate choice and the thresholds with the same share, so each is
+// found correctly or asked, never wrong.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -80,6 +94,24 @@ constexpr int kCeilingScore = 90;
 // the margin: wrong answers with a high score are not rarer than those with
 // a low one, so a higher min_score must not buy a narrower margin cheaply.
 constexpr double kScoreSafety = 0.05;
+// What a real pair's right element should score at least: the lowest
+// min_score a model may choose, with the same safety as the thresholds.
+constexpr double kRealScore = kFloorScore / 100.0 + kScoreSafety;
+
+// All real pairs (a person's picks on real redesigns) together weigh this
+// share of the fit's loss and of the thresholds' count: synthetic redesigns are
+// a proxy of the real ones and keep their majority, and the share does not
+// shrink as more synthetic cases are mined.
+constexpr double kRealShare = 1.0 / 3.0;
+
+// One real pair's weight among `synthetic` cases of weight 1 so that `real`
+// of them weigh kRealShare of the total; never less than a synthetic case.
+double real_weight(size_t synthetic, size_t real) {
+  if (real == 0) return 1.0;
+  const double w =
+      kRealShare / (1.0 - kRealShare) * static_cast<double>(synthetic) / static_cast<double>(real);
+  return std::max(1.0, w);
+}
 
 // Randomness from the raw std::mt19937 stream only (its output is fixed by
 // the standard; the distributions are not).
@@ -279,6 +311,8 @@ Split split_seeds(size_t pages, const TrainOptions& options) {
 // One target on one redesign: its candidates' property similarities.
 struct Case {
   std::array<bool, kProps> known{};
+  double weight = 1;          // a real pair weighs more than a synthetic case
+  bool real = false;          // a person's pick, not a synthetic redesign
   size_t positive = 0;        // index into the kept candidates
   std::vector<float> scores;  // kept candidates × kProps
   size_t candidates() const { return scores.size() / kProps; }
@@ -342,6 +376,8 @@ std::vector<std::pair<int, Weights>> fit(const std::vector<Case>& cases, const W
   constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEpsilon = 1e-8;
   std::vector<std::pair<int, Weights>> checkpoints;
   std::vector<double> s, p;
+  double total_weight = 0;
+  for (const Case& c : cases) total_weight += c.weight;
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     Weights grad{};
     for (const Case& c : cases) {
@@ -367,15 +403,26 @@ std::vector<std::pair<int, Weights>> fit(const std::vector<Case>& cases, const W
         z += p[j] = std::exp(kTemperature * (s[j] + (j == c.positive ? 0.0 : kMargin)) - top);
       }
       for (size_t j = 0; j < n; ++j) {
-        const double g = cost * kTemperature * (p[j] / z - (j == c.positive ? 1.0 : 0.0));
+        const double g =
+            c.weight * cost * kTemperature * (p[j] / z - (j == c.positive ? 1.0 : 0.0));
         if (g == 0) continue;
         const float* f = &c.scores[j * kProps];
         for (size_t i = 0; i < kProps; ++i) {
           if (c.known[i]) grad[i] += g * (f[i] - s[j]) / denominator;
         }
       }
+      // A real pair was asked because it was weak or ambiguous; the listwise
+      // term above fixes ambiguity, this hinge on the right element's own
+      // score fixes weakness: kTemperature × (kRealScore − s) while below it.
+      if (c.real && s[c.positive] < kRealScore) {
+        const double g = -c.weight * kTemperature;
+        const float* f = &c.scores[c.positive * kProps];
+        for (size_t i = 0; i < kProps; ++i) {
+          if (c.known[i]) grad[i] += g * (f[i] - s[c.positive]) / denominator;
+        }
+      }
     }
-    const double scale = cases.empty() ? 0.0 : 1.0 / static_cast<double>(cases.size());
+    const double scale = total_weight > 0 ? 1.0 / total_weight : 0.0;
     for (size_t i = 0; i < kProps; ++i) {
       const double g = grad[i] * scale + 2 * kL2 * (w[i] - prior[i]) / (unit * unit);
       m[i] = kBeta1 * m[i] + (1 - kBeta1) * g;
@@ -400,15 +447,16 @@ struct Decision {
   double best = 0;
   double margin = 0;
   bool right = false;
+  double weight = 1;  // what finding it is worth when choosing thresholds
 };
 
-Decision decide(const Fingerprint& target, const browser::Mutation& m, int expected,
+Decision decide(const Fingerprint& target, const std::vector<Fingerprint>& page, int expected,
                 const GroundingWeights& weights) {
   GroundingOptions loose;
   loose.weights = weights;
   loose.min_score = 0;
   loose.min_margin = 0;
-  const GroundingResult r = ground(target, m.page, loose);
+  const GroundingResult r = ground(target, page, loose);
   Decision d;
   if (r.ranked.empty()) return d;
   d.best = r.ranked[0].score;
@@ -447,13 +495,14 @@ Decision decide(const Case& c, const Weights& w) {
 struct Thresholds {
   double min_score = 0.5;
   double min_margin = 0.08;
+  double found = 0;  // the weights of the decisions found correctly
   int correct = 0;
   int wrong_seen = 0;  // training decisions whose best is another element
 };
 
 Thresholds choose_thresholds(const std::vector<Decision>& decisions) {
   Thresholds best;
-  best.correct = -1;
+  best.found = -1;
   for (const Decision& d : decisions) best.wrong_seen += d.right ? 0 : 1;
   for (int score = kFloorScore; score <= kCeilingScore; ++score) {
     const double min_score = score / 100.0;
@@ -465,12 +514,17 @@ Thresholds choose_thresholds(const std::vector<Decision>& decisions) {
     }
     const double min_margin = std::ceil(needed * 100.0 - 1e-9) / 100.0;
     int correct = 0;
+    double found = 0;
     for (const Decision& d : decisions) {
-      correct += d.right && d.best >= min_score && d.margin >= min_margin ? 1 : 0;
+      if (d.right && d.best >= min_score && d.margin >= min_margin) {
+        ++correct;
+        found += d.weight;
+      }
     }
-    if (correct > best.correct) {  // ties: the lower min_score, nearer the published one
+    if (found > best.found) {  // ties: the lower min_score, nearer the published one
       best.min_score = min_score;
       best.min_margin = min_margin;
+      best.found = found;
       best.correct = correct;
     }
   }
@@ -498,6 +552,12 @@ Json accuracy_json(const GroundingAccuracy& a) {
 }  // namespace
 
 Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
+                                    const TrainOptions& options) {
+  return train_grounding(pages, {}, options);
+}
+
+Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
+                                    const std::vector<LabelledPair>& real,
                                     const TrainOptions& options) {
   if (options.mutations_per_page < 2) {
     return fail(
@@ -528,6 +588,18 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
     return fail(ErrorCode::kInvalidInput,
                 "no targets to learn from: the recorded pages name no element a step acted on");
   }
+  for (const LabelledPair& pair : real) {
+    if (pair.answer < 0 || static_cast<size_t>(pair.answer) >= pair.elements.size()) {
+      return fail(ErrorCode::kInvalidInput,
+                  pair.source + ": picked: " + std::to_string(pair.answer) +
+                      " is not one of the pick's " + std::to_string(pair.elements.size()) +
+                      " elements — delete the line");
+    }
+    if (pair.target.empty()) {
+      return fail(ErrorCode::kInvalidInput,
+                  pair.source + ": target: names no property — delete the line");
+    }
+  }
 
   const Split split = split_seeds(pages.size(), options);
   const GroundingWeights similo = GroundingWeights::similo();
@@ -556,6 +628,17 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
     calibration_mutations += mine(pages[p], split.calibration[p], calibration);
     heldout_mutations += static_cast<int>(split.heldout[p].size());
   }
+  // The real pairs join the fit after the synthetic cases, each weighing
+  // as much as kRealShare of the loss needs (at least one synthetic case's).
+  const size_t synthetic = cases.size();
+  const double real_fit_weight = real_weight(synthetic, real.size());
+  const double real_threshold_weight = real_weight(synthetic + calibration.size(), real.size());
+  for (const LabelledPair& pair : real) {
+    cases.push_back(make_case(property_similarities(pair.target, pair.elements),
+                              static_cast<size_t>(pair.answer), prior));
+    cases.back().weight = real_fit_weight;
+    cases.back().real = true;
+  }
   size_t pairs = 0;
   for (const Case& c : cases) pairs += c.candidates();
 
@@ -567,22 +650,24 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
   for (auto& checkpoint : fit(cases, prior, options.epochs)) candidates.push_back(checkpoint);
   Json considered = Json::array();
   size_t chosen = 0;
-  int chosen_correct = -1;
+  double chosen_found = -1;
   for (size_t k = 0; k < candidates.size(); ++k) {
     std::vector<Decision> decisions;
     decisions.reserve(cases.size() + calibration.size());
-    for (const auto* set : {&cases, &calibration}) {
-      for (const Case& c : *set) decisions.push_back(decide(c, candidates[k].second));
+    for (size_t c = 0; c < cases.size(); ++c) {
+      decisions.push_back(decide(cases[c], candidates[k].second));
+      if (c >= synthetic) decisions.back().weight = real_threshold_weight;
     }
+    for (const Case& c : calibration) decisions.push_back(decide(c, candidates[k].second));
     const Thresholds t = choose_thresholds(decisions);
     considered.push_back(
         {{"weights", k == 0 ? "published" : "epoch " + std::to_string(candidates[k].first)},
          {"correct", t.correct},
          {"min_score", t.min_score},
          {"min_margin", t.min_margin}});
-    if (t.correct > chosen_correct) {
+    if (t.found > chosen_found) {
       chosen = k;
-      chosen_correct = t.correct;
+      chosen_found = t.found;
     }
   }
   GroundingModel model;
@@ -600,10 +685,14 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
           const Fingerprint& target = page.elements[static_cast<size_t>(t)];
           const int expected = m.moved_to[static_cast<size_t>(t)];
           if (target.empty() || expected < 0) continue;
-          decisions.push_back(decide(target, m, expected, model.options.weights));
+          decisions.push_back(decide(target, m.page, expected, model.options.weights));
         }
       }
     }
+  }
+  for (const LabelledPair& pair : real) {
+    decisions.push_back(decide(pair.target, pair.elements, pair.answer, model.options.weights));
+    decisions.back().weight = real_threshold_weight;
   }
   const Thresholds thresholds = choose_thresholds(decisions);
   model.options.min_score = thresholds.min_score;
@@ -626,6 +715,12 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
     }
   }
 
+  // The real pairs: the pages the model is for, not a proxy of them.
+  for (const LabelledPair& pair : real) {
+    count(report.real_before, ground(pair.target, pair.elements, published), pair.answer);
+    count(report.real_after, ground(pair.target, pair.elements, model.options), pair.answer);
+  }
+
   Json sources = Json::array();
   for (const TrainingPage& page : pages) sources.push_back(page.source);
   model.meta = Json{
@@ -639,7 +734,7 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
       {"split",
        {{"training_redesigns", training_mutations},
         {"heldout_redesigns", heldout_mutations},
-        {"training_targets", cases.size()},
+        {"training_targets", synthetic},
         {"calibration_redesigns", calibration_mutations},
         {"calibration_targets", calibration.size()},
         {"heldout_targets", report.after.total()},
@@ -670,10 +765,19 @@ Result<TrainReport> train_grounding(const std::vector<TrainingPage>& pages,
         {"redesigns", "the training redesigns and the calibration ones"}}},
       {"before", accuracy_json(report.before)},
       {"after", accuracy_json(report.after)},
+      {"real_pairs",
+       {{"count", real.size()},
+        {"share_of_loss", real.empty() ? 0.0 : kRealShare},
+        {"weight_each_in_fit", real_fit_weight},
+        {"weight_each_in_thresholds", real_threshold_weight},
+        {"measured_on", "the pairs trained on (a person's picks on real pages)"},
+        {"before", accuracy_json(report.real_before)},
+        {"after", accuracy_json(report.real_after)}}},
   };
   report.model = std::move(model);
   report.pages = static_cast<int>(pages.size());
   report.training_pairs = static_cast<int>(pairs);
+  report.real_pairs = static_cast<int>(real.size());
   return report;
 }
 
@@ -718,6 +822,98 @@ Result<std::vector<TrainingPage>> training_pages(const std::string& workspace_di
     }
   }
   return pages;
+}
+
+// ---------------------------------------------------------------------------
+// Real pairs: a person's picks.
+
+std::string picks_path(const std::string& workspace_dir) {
+  return (std::filesystem::path(workspace_dir) / ".ergon" / "browser" / "picks.jsonl").string();
+}
+
+Status append_labelled_pair(const std::string& file, const LabelledPair& pair) {
+  Json elements = Json::array();
+  for (const Fingerprint& fp : pair.elements) elements.push_back(to_json(fp));
+  const std::string line = Json{{"target", to_json(pair.target)},
+                                {"url", pair.url},
+                                {"elements", std::move(elements)},
+                                {"picked", pair.answer}}
+                               .dump() +
+                           "\n";
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+  if (ec)
+    return fail(ErrorCode::kInternal, "cannot create the folder of " + file + ": " + ec.message());
+  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fail(ErrorCode::kInternal, "cannot open " + file + ": " + std::strerror(errno));
+  // One write: appends of a whole line are not interleaved with another writer's.
+  const ssize_t written = ::write(fd, line.data(), line.size());
+  const int error = errno;
+  ::close(fd);
+  if (written != static_cast<ssize_t>(line.size())) {
+    return fail(ErrorCode::kInternal, "cannot append to " + file + ": " +
+                                          (written < 0 ? std::strerror(error) : "short write"));
+  }
+  return {};
+}
+
+Result<std::vector<LabelledPair>> training_pairs(const std::string& workspace_dir) {
+  const std::string path = picks_path(workspace_dir);
+  std::vector<LabelledPair> pairs;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return pairs;
+  std::ifstream in(path);
+  if (!in) return fail(ErrorCode::kInvalidInput, path + ": cannot be read");
+  std::string text;
+  int number = 0;
+  while (std::getline(in, text)) {
+    ++number;
+    const std::string where = path + ":" + std::to_string(number);
+    auto broken = [&](const std::string& what) {
+      return fail(ErrorCode::kInvalidInput,
+                  where + ": " + what + " — fix or delete the line (each line is one pick)");
+    };
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const Json doc = Json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return broken("not valid JSON");
+    if (!doc.is_object()) return broken("expected a JSON object");
+    for (const auto& [key, value] : doc.items()) {
+      if (key != "target" && key != "url" && key != "elements" && key != "picked") {
+        return broken(key + ": unknown field (expected target, url, elements, picked)");
+      }
+    }
+    LabelledPair pair;
+    pair.source = where;
+    if (!doc.contains("target")) return broken("target: missing");
+    auto target = fingerprint_from_json(doc["target"]);
+    if (!target) return broken("target: " + target.error().message);
+    pair.target = std::move(*target);
+    if (pair.target.empty()) return broken("target: names no property");
+    if (doc.contains("url")) {
+      if (!doc["url"].is_string()) return broken("url: must be a string");
+      pair.url = doc["url"].get<std::string>();
+    }
+    if (!doc.contains("elements") || !doc["elements"].is_array()) {
+      return broken("elements: must be an array of fingerprints");
+    }
+    for (size_t i = 0; i < doc["elements"].size(); ++i) {
+      auto fp = fingerprint_from_json(doc["elements"][i]);
+      if (!fp) return broken("elements[" + std::to_string(i) + "]: " + fp.error().message);
+      pair.elements.push_back(std::move(*fp));
+    }
+    if (!doc.contains("picked") || !doc["picked"].is_number_integer()) {
+      return broken("picked: must be the index of the picked element");
+    }
+    const int64_t picked = doc["picked"].get<int64_t>();
+    if (picked < 0 || picked >= static_cast<int64_t>(pair.elements.size())) {
+      return broken("picked: " + std::to_string(picked) + " is not one of the " +
+                    std::to_string(pair.elements.size()) + " elements");
+    }
+    pair.answer = static_cast<int>(picked);
+    pairs.push_back(std::move(pair));
+  }
+  return pairs;
 }
 
 }  // namespace ergon

@@ -397,6 +397,53 @@ TEST_F(BrowserConnectorTest, AmbiguousTargetAsksAPersonAndTakesTheAnswer) {
   EXPECT_EQ(clicked(), std::vector<std::string>{"second"});
 }
 
+// A person's pick is a real labelled pair: one line in picks.jsonl with the
+// skill's target as written, every candidate scored and the one picked.
+TEST_F(BrowserConnectorTest, PersonsPickIsKeptAsARealLabelledPair) {
+  site_.page("/twins", kTwinsPage);
+  auto web = make({{"timeout_ms", 1000}});
+  ASSERT_NE(web, nullptr);
+  go(*web, "/twins");
+  const Json target = {{"text", "Choose"}, {"tag", "button"}};
+  ASSERT_FALSE(call(*web, "click", {{"target", target}}).has_value());
+  EXPECT_FALSE(fs::exists(state_dir() + "/picks.jsonl")) << "no pick, no line";
+
+  auto answered = call(*web, "click", {{"target", target}}, "2");
+  ASSERT_TRUE(answered.has_value()) << answered.error().message;
+  ASSERT_EQ(clicked(), std::vector<std::string>{"second"});
+
+  EXPECT_EQ(picks_path(dir_.file("ws")), state_dir() + "/picks.jsonl");
+  std::ifstream in(state_dir() + "/picks.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1u);
+  const Json pick = Json::parse(lines[0]);
+  EXPECT_EQ(pick["target"], target) << "the target as the skill names it";
+  EXPECT_NE(pick.value("url", "").find("/twins"), std::string::npos) << pick;
+  ASSERT_TRUE(pick["elements"].is_array());
+  const Json& elements = pick["elements"];
+  ASSERT_GE(elements.size(), 2u) << pick;
+  const int picked = pick.value("picked", -1);
+  ASSERT_GE(picked, 0);
+  ASSERT_LT(picked, static_cast<int>(elements.size()));
+  // The twins differ only in where they are: the second is the lower one.
+  double lowest = -1;
+  int lowest_button = -1;
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (elements[i].value("text", "") != "Choose") continue;
+    if (elements[i].value("y", -1.0) > lowest) {
+      lowest = elements[i].value("y", -1.0);
+      lowest_button = static_cast<int>(i);
+    }
+  }
+  EXPECT_EQ(picked, lowest_button) << pick;
+
+  auto pairs = training_pairs(dir_.file("ws"));
+  ASSERT_TRUE(pairs.has_value()) << pairs.error().message;
+  ASSERT_EQ(pairs->size(), 1u);
+  EXPECT_EQ((*pairs)[0].answer, picked);
+}
+
 // The workspace's learned grounding model is what the connector grounds with:
 // the published weights trust the label, a model that learned to trust ids
 // picks the other button.

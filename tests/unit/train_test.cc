@@ -5,6 +5,7 @@
 // the demonstrations, and a browser connector refuses a broken model.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -319,6 +320,184 @@ TEST(TrainGrounding, RejectsWhatCannotBeLearned) {
   auto h = train_grounding(realistic_pages(), no_holdout);
   ASSERT_FALSE(h.has_value());
   EXPECT_NE(h.error().message.find("holdout"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// Real pairs: a new front end the synthetic redesigns do not model. Every
+// label, id, class and path is new and the words are unrelated; only the
+// tag, role, type and name attribute (what the server reads) are kept.
+
+std::vector<Fingerprint> new_front_end(const std::vector<Fingerprint>& page, uint32_t salt) {
+  static const char* kWords[] = {"Tulip",  "Granite", "Harbor", "Pepper", "Orbit",   "Meadow",
+                                 "Falcon", "Quartz",  "Willow", "Cobalt", "Saffron", "Lantern"};
+  std::vector<Fingerprint> v2;
+  for (size_t i = 0; i < page.size(); ++i) {
+    const Fingerprint& old = page[i];
+    Fingerprint fp;
+    fp.tag = old.tag;
+    fp.role = old.role;
+    fp.type = old.type;
+    fp.name_attr = old.name_attr;
+    const std::string word = kWords[(i * 7 + salt) % 12];
+    if (!old.name.empty()) fp.name = word + " " + std::to_string(i);
+    if (!old.text.empty()) fp.text = word + " " + std::to_string(i);
+    if (!old.neighbor_text.empty()) fp.neighbor_text = word + " " + std::to_string(i);
+    if (!old.href.empty()) fp.href = "/app/" + word;
+    if (!old.id.empty()) fp.id = "c" + std::to_string(salt) + "-" + std::to_string(i);
+    fp.classes = "mdc-" + old.tag;
+    fp.dom_path = "html/body/div/div[2]/section/div[" + std::to_string(i + 1) + "]/" + old.tag;
+    fp.x = 300 + 10.0 * static_cast<double>(i % 5);
+    fp.y = 90 + 38.0 * static_cast<double>(i);
+    fp.width = 280;
+    fp.height = 30;
+    v2.push_back(std::move(fp));
+  }
+  return v2;
+}
+
+// A person's pick for every target the server names (name attribute): the
+// element it became on the new front end.
+std::vector<LabelledPair> picks_on_new_front_end(const char* source,
+                                                 const std::vector<Fingerprint>& page,
+                                                 uint32_t salt) {
+  const auto v2 = new_front_end(page, salt);
+  std::vector<LabelledPair> pairs;
+  for (size_t i = 0; i < page.size(); ++i) {
+    if (page[i].name_attr.empty() || !browser::is_interactive(page[i])) continue;
+    pairs.push_back({std::string(source) + ":" + std::to_string(i), page[i], v2,
+                     static_cast<int>(i), "http://app.test/v2"});
+  }
+  return pairs;
+}
+
+GroundingAccuracy on(const std::vector<LabelledPair>& pairs, const GroundingOptions& options) {
+  GroundingAccuracy a;
+  for (const LabelledPair& pair : pairs) {
+    const GroundingResult r = ground(pair.target, pair.elements, options);
+    if (r.status != GroundingResult::Status::kFound) {
+      ++a.asked;
+    } else if (r.best()->index == pair.answer) {
+      ++a.correct;
+    } else {
+      ++a.wrong;
+    }
+  }
+  return a;
+}
+
+TEST(TrainGrounding, RealPairsTeachWhatSyntheticRedesignsDoNot) {
+  const auto pages = realistic_pages();
+  const auto real = picks_on_new_front_end("settings-v2", settings(), 3);
+  const auto unseen = picks_on_new_front_end("support-v2", support(), 5);
+  ASSERT_GE(real.size(), 6u);
+  ASSERT_GE(unseen.size(), 4u);
+
+  auto without = train_grounding(pages, quick());
+  ASSERT_TRUE(without.has_value()) << without.error().message;
+  auto with = train_grounding(pages, real, quick());
+  ASSERT_TRUE(with.has_value()) << with.error().message;
+  auto again = train_grounding(pages, real, quick());
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(model_json(with->model).dump(), model_json(again->model).dump());
+
+  const GroundingAccuracy published = on(real, GroundingOptions{});
+  const GroundingAccuracy synthetic_only = on(real, without->model.options);
+  const GroundingAccuracy learned = on(real, with->model.options);
+  const GroundingAccuracy unseen_before = on(unseen, without->model.options);
+  const GroundingAccuracy unseen_after = on(unseen, with->model.options);
+  std::printf(
+      "real pairs %zu: published %d/%d/%d, synthetic only %d/%d/%d, with picks %d/%d/%d; "
+      "unseen %zu: %d/%d/%d -> %d/%d/%d (correct/wrong/asked); held out %d -> %d/%d\n",
+      real.size(), published.correct, published.wrong, published.asked, synthetic_only.correct,
+      synthetic_only.wrong, synthetic_only.asked, learned.correct, learned.wrong, learned.asked,
+      unseen.size(), unseen_before.correct, unseen_before.wrong, unseen_before.asked,
+      unseen_after.correct, unseen_after.wrong, unseen_after.asked, without->after.correct,
+      with->after.correct, with->after.total());
+  EXPECT_EQ(synthetic_only.asked, static_cast<int>(real.size()))
+      << "synthetic redesigns alone do not teach this redesign";
+  EXPECT_EQ(learned.wrong, 0);
+  EXPECT_EQ(learned.correct, static_cast<int>(real.size()));
+  EXPECT_EQ(with->real_pairs, static_cast<int>(real.size()));
+  EXPECT_EQ(with->real_before.correct, published.correct);
+  EXPECT_EQ(with->real_after.correct, learned.correct);
+  EXPECT_EQ(with->real_after.wrong, 0);
+  EXPECT_EQ(with->model.meta["real_pairs"]["count"], real.size());
+  // Never a wrong click, on the held-out redesigns or on another page's new front end.
+  EXPECT_EQ(with->after.wrong, 0);
+  EXPECT_EQ(unseen_after.wrong, 0);
+  // What the picks taught carries over to a page nobody picked on.
+  EXPECT_GT(unseen_after.correct, unseen_before.correct);
+}
+
+TEST(TrainGrounding, RejectsABrokenRealPair) {
+  auto real = picks_on_new_front_end("picks.jsonl:4", settings(), 3);
+  ASSERT_FALSE(real.empty());
+  real[0].answer = static_cast<int>(real[0].elements.size());
+  auto bad = train_grounding(realistic_pages(), real, quick());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(bad.error().message.find(real[0].source), std::string::npos) << bad.error().message;
+}
+
+// ---------------------------------------------------------------------------
+// The picks file.
+
+TEST(PicksFile, RoundTripsInOrderAndIsEmptyWithoutAFile) {
+  testing::TempDir ws;
+  auto none = training_pairs(ws.path());
+  ASSERT_TRUE(none.has_value()) << none.error().message;
+  EXPECT_TRUE(none->empty());
+
+  const auto written = picks_on_new_front_end("x", support(), 2);
+  ASSERT_GE(written.size(), 2u);
+  EXPECT_EQ(picks_path(ws.path()),
+            (fs::path(ws.path()) / ".ergon" / "browser" / "picks.jsonl").string());
+  for (const LabelledPair& pair : written) {
+    ASSERT_TRUE(append_labelled_pair(picks_path(ws.path()), pair).has_value());
+  }
+  auto read = training_pairs(ws.path());
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  ASSERT_EQ(read->size(), written.size());
+  for (size_t k = 0; k < written.size(); ++k) {
+    const LabelledPair& a = written[k];
+    const LabelledPair& b = (*read)[k];
+    EXPECT_EQ(b.source, picks_path(ws.path()) + ":" + std::to_string(k + 1));
+    EXPECT_EQ(to_json(b.target), to_json(a.target));
+    EXPECT_EQ(b.answer, a.answer);
+    EXPECT_EQ(b.url, a.url);
+    ASSERT_EQ(b.elements.size(), a.elements.size());
+    for (size_t i = 0; i < a.elements.size(); ++i) {
+      EXPECT_EQ(to_json(b.elements[i]), to_json(a.elements[i]));
+    }
+  }
+}
+
+TEST(PicksFile, BrokenLineIsAnErrorNamingFileAndLine) {
+  testing::TempDir ws;
+  const std::string path = picks_path(ws.path());
+  const std::string good =
+      R"({"target": {"name": "Save"}, "url": "http://a.test/", "elements": [{"name": "Keep"}], "picked": 0})";
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {"{not json", "not valid JSON"},
+      {R"({"target": {"name": "Save"}, "elements": [{"name": "Keep"}], "picked": 1})", "picked"},
+      {R"({"target": {"colour": "red"}, "elements": [], "picked": 0})", "colour"},
+      {R"({"target": {"name": "Save"}, "elements": {}, "picked": 0})", "elements"},
+      {R"({"target": {"name": "Save"}, "elements": [{"name": "Keep"}], "picked": 0, "value": "hunter2"})",
+       "value"},
+  };
+  fs::create_directories(fs::path(path).parent_path());
+  for (const auto& [line, field] : broken) {
+    testing::write_file(path, good + "\n\n" + line + "\n");
+    auto read = training_pairs(ws.path());
+    ASSERT_FALSE(read.has_value()) << line;
+    EXPECT_EQ(read.error().code, ErrorCode::kInvalidInput);
+    EXPECT_NE(read.error().message.find(path + ":3"), std::string::npos) << read.error().message;
+    EXPECT_NE(read.error().message.find(field), std::string::npos) << read.error().message;
+  }
+  testing::write_file(path, good + "\n");
+  auto read = training_pairs(ws.path());
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_EQ(read->size(), 1u);
 }
 
 // ---------------------------------------------------------------------------

@@ -968,6 +968,22 @@ class BrowserConnector final : public Connector {
           Grounded g{snapshot->elements[indices[result.ranked[choice - 1].index]], true,
                      result.ranked[choice - 1].score};
           if (auto s = fingerprints_.put(key, g.element.fp); !s) return fail(s.error());
+          // A real labelled pair for `ergon train`: on this page, the skill's
+          // target is this candidate. Once per pick, though inspect(),
+          // dry_run() and execute() each ground the same answered call.
+          LabelledPair pick{"", *original, std::move(fps), result.ranked[choice - 1].index,
+                            snapshot->url};
+          Json seen = Json::array();
+          for (const Fingerprint& fp : pick.elements) seen.push_back(to_json(fp));
+          std::string id = sha256_hex(canonical_json(Json{{"target", to_json(pick.target)},
+                                                          {"url", pick.url},
+                                                          {"picked", pick.answer},
+                                                          {"elements", std::move(seen)}}));
+          if (id != last_pick_) {
+            const std::string file = (fs::path(state_dir_) / "picks.jsonl").string();
+            if (auto s = append_labelled_pair(file, pick); !s) return fail(s.error());
+            last_pick_ = std::move(id);
+          }
           return g;
         }
       }
@@ -1007,6 +1023,7 @@ class BrowserConnector final : public Connector {
   std::vector<ActionSpec> specs_;
   browser::Interrupts interrupts_;
   FingerprintStore fingerprints_;
+  std::string last_pick_;  // the last pick appended to picks.jsonl (its key)
 
   std::mutex mu_;
   std::string session_;
