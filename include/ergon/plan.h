@@ -35,7 +35,7 @@ struct SlotSpec {
   std::string description;
 };
 
-enum class StepKind { kAction, kCompute, kAsk };
+enum class StepKind { kAction, kCompute, kAsk, kAgent };
 const char* to_string(StepKind kind);
 
 enum class OnFail { kAbort, kRetry, kSkip, kAsk };
@@ -49,6 +49,18 @@ struct RetryPolicy {
   int max_backoff_ms = 5000;
 };
 
+// An agent step: an open-ended task on one connector (a web app in the
+// browser) that the model carries out one observed action at a time. The
+// person approves the task and the actions it may take without asking
+// (`allow`); anything else the model proposes — and every irreversible action —
+// needs a person's approval at the intent guard (docs/model.md).
+struct AgentTask {
+  std::string goal;                // what to achieve, in plain words
+  std::string connector;           // whose actions the model may use, e.g. "portal"
+  std::vector<std::string> allow;  // fully qualified actions approved with the plan
+  int max_steps = 0;               // action budget; 0: the model config's agent_max_steps
+};
+
 struct Step {
   std::string id;
   StepKind kind = StepKind::kAction;
@@ -57,6 +69,7 @@ struct Step {
   std::string compute;         // kCompute: Lua chunk; its return value is the result
   std::string ask;             // kAsk: the question; the answer is the result
   std::string ask_slot;        // kAsk: optional slot the answer fills
+  AgentTask agent;             // kAgent
   std::vector<std::string> needs;
   std::string when;      // Lua condition; the step is skipped when false
   std::string for_each;  // Lua expression yielding a list; the step runs once per `item`
@@ -75,7 +88,8 @@ struct Question {
 
 struct Plan {
   std::string goal;
-  std::string skill;  // the skill it came from, if any
+  std::string skill;    // the skill it came from, if any
+  std::string planner;  // who made it: "skill", "model" ("" when unknown, e.g. a hand-written file)
   std::vector<SlotSpec> slot_specs;
   Json slots = Json::object();  // slot name -> value
   std::vector<Step> steps;
@@ -99,7 +113,8 @@ Status check_plan_schema(const Json& json);
 // pointer of the value in its document gives the absolute message
 // ("/steps/2" + "/neds: ..."). Unknown fields are errors that name the field
 // and, when close, the intended one.
-// A step's kind follows from which of `do`, `compute`, `ask` it has (exactly one).
+// A step's kind follows from which of `do`, `compute`, `ask`, `agent` it has
+// (exactly one). `agent` is an object {goal, connector, allow, max_steps}.
 // `retry` is kept but takes effect only with `on_fail: retry`. Step.loc
 // round-trips as "source": "file:line".
 Result<Step> step_from_json(const Json& json);

@@ -47,6 +47,7 @@ const char* to_string(StepKind kind) {
     case StepKind::kAction: return "action";
     case StepKind::kCompute: return "compute";
     case StepKind::kAsk: return "ask";
+    case StepKind::kAgent: return "agent";
   }
   return "action";
 }
@@ -151,13 +152,14 @@ std::string closest_spelling(const std::string& word, const std::vector<std::str
 namespace {
 
 const std::vector<std::string> kStepFields = {
-    "id",   "do",       "compute", "ask",     "slot",  "with",        "needs",
+    "id",   "do",       "compute", "ask",     "agent", "slot",        "with",  "needs",
     "when", "for_each", "expect",  "on_fail", "retry", "description", "source"};
+const std::vector<std::string> kAgentFields = {"goal", "connector", "allow", "max_steps"};
 const std::vector<std::string> kSlotFields = {"name",    "type",    "required",   "question",
                                               "choices", "default", "description"};
 const std::vector<std::string> kRetryFields = {"max_attempts", "initial_backoff_ms", "multiplier",
                                                "max_backoff_ms"};
-const std::vector<std::string> kPlanFields = {"goal",  "skill", "slot_specs",
+const std::vector<std::string> kPlanFields = {"goal",  "skill", "planner",  "slot_specs",
                                               "slots", "steps", "questions"};
 const std::vector<std::string> kQuestionFields = {"slot", "text"};
 
@@ -337,13 +339,72 @@ bool is_default(const RetryPolicy& retry) {
          retry.multiplier == defaults.multiplier && retry.max_backoff_ms == defaults.max_backoff_ms;
 }
 
+constexpr int kMaxAgentSteps = 1000;  // the schema's maximum of agent.max_steps
+
+// `agent: {goal, connector, allow, max_steps}`; pointers relative to the object.
+Result<AgentTask> agent_from_json(const Json& json) {
+  if (!json.is_object()) {
+    return invalid("",
+                   "expected an object such as {goal: \"...\", connector: portal, allow: "
+                   "[portal.click]}, got " +
+                       type_name(json));
+  }
+  if (auto ok = reject_unknown_fields(json, kAgentFields, "agent"); !ok) return fail(ok.error());
+  AgentTask task;
+  if (!json.contains("goal")) {
+    return invalid("", "agent has no 'goal' — say in plain words what it should achieve");
+  }
+  auto goal = optional_string(json, "goal", true);
+  if (!goal) return fail(goal.error());
+  task.goal = *goal;
+  if (!json.contains("connector")) {
+    return invalid("", "agent has no 'connector' — name the connector whose actions it may use");
+  }
+  auto connector = optional_string(json, "connector", true);
+  if (!connector) return fail(connector.error());
+  if (!is_identifier(*connector, true)) {
+    return invalid("/connector", quote(*connector) +
+                                     " is not a connector name — use the name it has under "
+                                     "connectors in ergon.yaml, e.g. portal");
+  }
+  task.connector = *connector;
+  if (auto allow = json.find("allow"); allow != json.end()) {
+    if (!allow->is_array()) {
+      return invalid("/allow", "expected a list of actions, e.g. [" + task.connector +
+                                   ".click], got " + type_name(*allow));
+    }
+    for (size_t i = 0; i < allow->size(); ++i) {
+      const Json& name = (*allow)[i];
+      std::string pointer = "/allow/" + std::to_string(i);
+      if (!name.is_string() || !is_action_name(name.get<std::string>())) {
+        return invalid(pointer,
+                       (name.is_string() ? quote(name.get<std::string>()) : type_name(name)) +
+                           " is not an action name — use <connector>.<action>, e.g. " +
+                           task.connector + ".click");
+      }
+      task.allow.push_back(name.get<std::string>());
+    }
+  }
+  auto max_steps = bounded_int(json, "max_steps", 0, kMaxAgentSteps, 0);
+  if (!max_steps) return fail(max_steps.error());
+  task.max_steps = *max_steps;
+  return task;
+}
+
+Json to_json(const AgentTask& task) {
+  Json json = {{"goal", task.goal}, {"connector", task.connector}};
+  if (!task.allow.empty()) json["allow"] = task.allow;
+  if (task.max_steps != 0) json["max_steps"] = task.max_steps;
+  return json;
+}
+
 }  // namespace
 
 Result<Step> step_from_json(const Json& json) {
   if (!json.is_object()) {
     return invalid("",
                    "expected a step (an object with an 'id' and one of 'do', 'compute', "
-                   "'ask'), got " +
+                   "'ask', 'agent'), got " +
                        type_name(json));
   }
   if (auto ok = reject_unknown_fields(json, kStepFields, "a step"); !ok) return fail(ok.error());
@@ -363,13 +424,14 @@ Result<Step> step_from_json(const Json& json) {
   const std::string name = "step '" + step.id + "'";
 
   std::vector<std::string> kinds;
-  for (const char* key : {"do", "compute", "ask"}) {
+  for (const char* key : {"do", "compute", "ask", "agent"}) {
     if (json.contains(key)) kinds.emplace_back(key);
   }
   if (kinds.empty()) {
     return invalid("", name +
-                           " has none of 'do', 'compute', 'ask' — add exactly one: an action "
-                           "to call, a Lua chunk to run or a question to ask");
+                           " has none of 'do', 'compute', 'ask', 'agent' — add exactly one: an "
+                           "action to call, a Lua chunk to run, a question to ask or a task for "
+                           "the model to carry out");
   }
   if (kinds.size() > 1) {
     return invalid(json_pointer_token(kinds[1]),
@@ -393,11 +455,16 @@ Result<Step> step_from_json(const Json& json) {
     auto chunk = optional_string(json, "compute", true);
     if (!chunk) return fail(chunk.error());
     step.compute = *chunk;
-  } else {
+  } else if (kinds[0] == "ask") {
     step.kind = StepKind::kAsk;
     auto question = optional_string(json, "ask", true);
     if (!question) return fail(question.error());
     step.ask = *question;
+  } else {
+    step.kind = StepKind::kAgent;
+    auto task = agent_from_json(json["agent"]);
+    if (!task) return fail(task.error().with_context("/agent"));
+    step.agent = std::move(*task);
   }
 
   if (auto with = json.find("with"); with != json.end()) {
@@ -496,6 +563,7 @@ Json to_json(const Step& step) {
       json["ask"] = step.ask;
       if (!step.ask_slot.empty()) json["slot"] = step.ask_slot;
       break;
+    case StepKind::kAgent: json["agent"] = to_json(step.agent); break;
   }
   if (!step.needs.empty()) json["needs"] = step.needs;
   if (!step.when.empty()) json["when"] = step.when;
@@ -632,6 +700,7 @@ Json to_json(const Plan& plan) {
   Json json = Json::object();
   json["goal"] = plan.goal;
   json["skill"] = plan.skill;
+  if (!plan.planner.empty()) json["planner"] = plan.planner;
   json["slot_specs"] = Json::array();
   for (const SlotSpec& slot : plan.slot_specs) json["slot_specs"].push_back(to_json(slot));
   json["slots"] = plan.slots.is_object() ? plan.slots : Json::object();
@@ -654,7 +723,8 @@ Result<Plan> parse_plan(const Json& json) {
   }
   if (auto ok = reject_unknown_fields(json, kPlanFields, "a plan"); !ok) return fail(ok.error());
   Plan plan;
-  for (auto [key, field] : {std::pair{"goal", &plan.goal}, std::pair{"skill", &plan.skill}}) {
+  for (auto [key, field] : {std::pair{"goal", &plan.goal}, std::pair{"skill", &plan.skill},
+                            std::pair{"planner", &plan.planner}}) {
     auto text = optional_string(json, key);
     if (!text) return fail(text.error());
     *field = *text;
@@ -751,6 +821,52 @@ std::string step_label(const Step& step) {
   return label;
 }
 
+// An agent step: a goal, a connector with actions, and `allow` naming only
+// actions of that connector.
+Status validate_agent(const Step& step, const std::vector<std::string>& known_actions) {
+  const AgentTask& task = step.agent;
+  auto error = [&](const std::string& what) {
+    return fail(ErrorCode::kInvalidInput, step_label(step) + ": " + what);
+  };
+  if (task.goal.empty()) return error("agent has no goal — say in plain words what to achieve");
+  if (task.max_steps < 0 || task.max_steps > kMaxAgentSteps) {
+    return error("agent max_steps " + std::to_string(task.max_steps) +
+                 " is out of range — use 1 to " + std::to_string(kMaxAgentSteps) +
+                 ", or 0 for the model's agent_max_steps");
+  }
+  if (!is_identifier(task.connector, true)) {
+    return error("agent connector " + quote(task.connector) +
+                 " is not a connector name — name one declared under connectors");
+  }
+  const std::string prefix = task.connector + ".";
+  std::vector<std::string> own;
+  std::vector<std::string> connectors;
+  for (const std::string& action : known_actions) {
+    if (action.starts_with(prefix)) own.push_back(action);
+    std::string connector = action.substr(0, action.find('.'));
+    if (std::find(connectors.begin(), connectors.end(), connector) == connectors.end()) {
+      connectors.push_back(connector);
+    }
+  }
+  if (!known_actions.empty() && own.empty()) {
+    return error("agent connector " + quote(task.connector) + " has no actions" +
+                 did_you_mean(task.connector, connectors) +
+                 " — name a connector declared under connectors (" + join(connectors, ", ") + ")");
+  }
+  for (const std::string& allowed : task.allow) {
+    if (!allowed.starts_with(prefix)) {
+      return error("agent allows " + quote(allowed) + ", which is not an action of its connector " +
+                   quote(task.connector) + " — an agent step uses only its own connector's " +
+                   "actions; allow " + prefix + "<action> or make another step for it");
+    }
+    if (!known_actions.empty() && std::find(own.begin(), own.end(), allowed) == own.end()) {
+      return error("agent allows unknown action " + quote(allowed) + did_you_mean(allowed, own) +
+                   " — allow actions " + quote(task.connector) + " declares");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Status validate_plan(const Plan& plan, const std::vector<std::string>& known_actions) {
@@ -781,6 +897,9 @@ Status validate_plan(const Plan& plan, const std::vector<std::string>& known_act
       return fail(ErrorCode::kInvalidInput, step_label(step) + ": unknown action " +
                                                 quote(step.action) + hint +
                                                 " — use an action a connector declares");
+    }
+    if (step.kind == StepKind::kAgent) {
+      if (auto ok = validate_agent(step, known_actions); !ok) return ok;
     }
   }
 

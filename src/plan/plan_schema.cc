@@ -15,6 +15,7 @@
 #include <valijson/validator.hpp>
 #pragma GCC diagnostic pop
 
+#include "core/internal/json_schema.h"
 #include "ergon/plan.h"
 
 namespace ergon {
@@ -31,6 +32,7 @@ constexpr const char* kPlanSchema = R"json({
   "properties": {
     "goal": {"type": "string", "description": "The goal as the person stated it."},
     "skill": {"type": "string", "description": "The skill the plan came from, if any."},
+    "planner": {"type": "string", "description": "Who made the plan: skill or model; absent when unknown."},
     "slot_specs": {"type": "array", "items": {"$ref": "#/definitions/slot_spec"}},
     "slots": {
       "type": "object",
@@ -41,6 +43,7 @@ constexpr const char* kPlanSchema = R"json({
     "questions": {"type": "array", "items": {"$ref": "#/definitions/question"}}
   },
   "definitions": {
+    "connector_name": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
     "step_id": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
     "slot_name": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
     "action_name": {
@@ -73,6 +76,22 @@ constexpr const char* kPlanSchema = R"json({
         "max_backoff_ms": {"type": "integer", "minimum": 0, "maximum": 3600000}
       }
     },
+    "agent": {
+      "type": "object",
+      "description": "An open-ended task the model carries out on one connector, one observed action at a time.",
+      "additionalProperties": false,
+      "required": ["goal", "connector"],
+      "properties": {
+        "goal": {"type": "string", "minLength": 1, "description": "What to achieve, in plain words; may hold ${ lua } templates."},
+        "connector": {"$ref": "#/definitions/connector_name"},
+        "allow": {
+          "type": "array",
+          "description": "Actions of the connector approved with the plan; any other needs a person's approval.",
+          "items": {"$ref": "#/definitions/action_name"}
+        },
+        "max_steps": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Action budget; 0 or absent: the model's agent_max_steps."}
+      }
+    },
     "step": {
       "type": "object",
       "additionalProperties": false,
@@ -80,7 +99,8 @@ constexpr const char* kPlanSchema = R"json({
       "oneOf": [
         {"required": ["do"]},
         {"required": ["compute"]},
-        {"required": ["ask"]}
+        {"required": ["ask"]},
+        {"required": ["agent"]}
       ],
       "dependencies": {"with": ["do"], "slot": ["ask"]},
       "properties": {
@@ -88,6 +108,7 @@ constexpr const char* kPlanSchema = R"json({
         "do": {"$ref": "#/definitions/action_name"},
         "compute": {"type": "string", "minLength": 1, "description": "Sandboxed Lua chunk; its return value is the result."},
         "ask": {"type": "string", "minLength": 1, "description": "A question to a person; the answer is the result."},
+        "agent": {"$ref": "#/definitions/agent"},
         "slot": {"$ref": "#/definitions/slot_name"},
         "with": {"type": "object", "description": "Arguments; strings may hold ${ lua } templates."},
         "needs": {"type": "array", "items": {"$ref": "#/definitions/step_id"}},
@@ -111,36 +132,6 @@ constexpr const char* kPlanSchema = R"json({
     }
   }
 })json";
-
-// valijson's context ["<root>", "[steps]", "[2]", "[on_fail]"] -> "/steps/2/on_fail".
-std::string json_pointer(const std::vector<std::string>& context) {
-  std::string pointer;
-  for (const std::string& part : context) {
-    if (part.size() < 2 || part.front() != '[' || part.back() != ']') continue;
-    pointer += '/';
-    for (char c : part.substr(1, part.size() - 2)) {
-      if (c == '~') {
-        pointer += "~0";
-      } else if (c == '/') {
-        pointer += "~1";
-      } else {
-        pointer += c;
-      }
-    }
-  }
-  return pointer;
-}
-
-// valijson reports every enclosing failure too ("Failed to validate item #2 in
-// array."); those say nothing the innermost error does not.
-bool is_wrapper_error(const std::string& description) {
-  for (const char* prefix :
-       {"Failed to validate item", "Failed to validate against schema",
-        "Failed to validate value for property", "Failed to validate against child schema"}) {
-    if (description.starts_with(prefix)) return true;
-  }
-  return false;
-}
 
 constexpr const char* kSeeSchema = " — see docs/plan.schema.json for the plan format";
 
@@ -174,11 +165,13 @@ std::pair<std::string, std::string> explain(const std::string& pointer,
                          "'do', 'slot' needs 'ask')"};
   }
   if (description.find("any child schemas allowed by oneOf") != std::string::npos) {
-    return {pointer, "has none of 'do', 'compute', 'ask'; a step does exactly one of them"};
+    return {pointer,
+            "has none of 'do', 'compute', 'ask', 'agent'; a step does exactly one of them"};
   }
   if (description.find("exactly one child schema") != std::string::npos) {
     return {pointer,
-            "has more than one of 'do', 'compute', 'ask'; a step does exactly one of them"};
+            "has more than one of 'do', 'compute', 'ask', 'agent'; a step does exactly one of "
+            "them"};
   }
   std::string what = description;
   if (!what.empty() && what.back() == '.') what.pop_back();
@@ -210,21 +203,29 @@ Status check_name_lengths(const Json& json) {
     }
     return {};
   };
-  if (auto ok = each("steps",
-                     [&](const Json& step, const std::string& at) -> Status {
-                       for (const char* key : {"id", "do", "slot"}) {
-                         if (step.contains(key) && too_long(step[key]))
-                           return reject(at + "/" + key);
-                       }
-                       if (auto needs = step.find("needs");
-                           needs != step.end() && needs->is_array()) {
-                         for (size_t n = 0; n < needs->size(); ++n) {
-                           if (too_long((*needs)[n]))
-                             return reject(at + "/needs/" + std::to_string(n));
-                         }
-                       }
-                       return {};
-                     });
+  if (auto ok = each(
+          "steps",
+          [&](const Json& step, const std::string& at) -> Status {
+            for (const char* key : {"id", "do", "slot"}) {
+              if (step.contains(key) && too_long(step[key])) return reject(at + "/" + key);
+            }
+            if (auto agent = step.find("agent"); agent != step.end() && agent->is_object()) {
+              if (agent->contains("connector") && too_long((*agent)["connector"]))
+                return reject(at + "/agent/connector");
+              if (auto allow = agent->find("allow"); allow != agent->end() && allow->is_array()) {
+                for (size_t n = 0; n < allow->size(); ++n) {
+                  if (too_long((*allow)[n]))
+                    return reject(at + "/agent/allow/" + std::to_string(n));
+                }
+              }
+            }
+            if (auto needs = step.find("needs"); needs != step.end() && needs->is_array()) {
+              for (size_t n = 0; n < needs->size(); ++n) {
+                if (too_long((*needs)[n])) return reject(at + "/needs/" + std::to_string(n));
+              }
+            }
+            return {};
+          });
       !ok) {
     return ok;
   }
@@ -281,23 +282,15 @@ Status check_plan_schema(const Json& json) {
                 std::string(": could not check the plan against its schema: ") + e.what());
   }
 
-  // The deepest error is the most specific; at one depth a oneOf summary says
-  // more than the "missing 'do'" of each of its branches.
-  const valijson::ValidationResults::Error* best = nullptr;
-  for (const auto& error : results) {
-    if (is_wrapper_error(error.description)) continue;
-    if (best == nullptr || error.context.size() > best->context.size() ||
-        (error.context.size() == best->context.size() && is_one_of_error(error.description) &&
-         !is_one_of_error(best->description))) {
-      best = &error;
-    }
-  }
-  if (best == nullptr && results.numErrors() > 0) best = &*results.begin();
-  if (best == nullptr) {
+  // At one depth a oneOf summary says more than the "missing 'do'" of each of
+  // its branches.
+  std::optional<internal::SchemaError> best =
+      internal::most_specific_error(results, is_one_of_error);
+  if (!best) {
     return fail(ErrorCode::kInvalidInput,
                 ": does not match the plan schema" + std::string(kSeeSchema));
   }
-  auto [pointer, what] = explain(json_pointer(best->context), best->description);
+  auto [pointer, what] = explain(best->pointer, best->description);
   return fail(ErrorCode::kInvalidInput, pointer + ": " + what + kSeeSchema);
 }
 

@@ -462,5 +462,194 @@ TEST(ClosestSpelling, TyposAndTruncations) {
   EXPECT_EQ(closest_spelling("zzz", {"needs", "when"}), "");
 }
 
+// ---------------------------------------------------------------------------
+// Agent steps and the planner field.
+
+Json agent_plan_json() {
+  return Json::parse(R"({
+    "goal": "book an MRI for Dana Reyes",
+    "skill": "",
+    "planner": "model",
+    "slot_specs": [],
+    "slots": {},
+    "steps": [
+      {"id": "lookup", "do": "cloud.get_bill"},
+      {"id": "book", "needs": ["lookup"],
+       "agent": {"goal": "book the earliest MRI slot for ${slots.patient}", "connector": "portal",
+                 "allow": ["portal.click", "portal.fill"], "max_steps": 20},
+       "on_fail": "ask"}
+    ],
+    "questions": []
+  })");
+}
+
+TEST(AgentStep, ParsesAndRoundTrips) {
+  auto plan = plan_from_json(agent_plan_json());
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  EXPECT_EQ(plan->planner, "model");
+  const Step* book = plan->step("book");
+  ASSERT_NE(book, nullptr);
+  EXPECT_EQ(book->kind, StepKind::kAgent);
+  EXPECT_EQ(book->agent.goal, "book the earliest MRI slot for ${slots.patient}");
+  EXPECT_EQ(book->agent.connector, "portal");
+  EXPECT_EQ(book->agent.allow, (std::vector<std::string>{"portal.click", "portal.fill"}));
+  EXPECT_EQ(book->agent.max_steps, 20);
+  EXPECT_STREQ(to_string(StepKind::kAgent), "agent");
+  EXPECT_EQ(to_json(*plan), agent_plan_json());
+
+  // Only goal and connector are required; the defaults are not written back.
+  auto step = step_from_json(
+      Json::parse(R"({"id": "a", "agent": {"goal": "log in", "connector": "portal"}})"));
+  ASSERT_TRUE(step.has_value()) << step.error().message;
+  EXPECT_TRUE(step->agent.allow.empty());
+  EXPECT_EQ(step->agent.max_steps, 0);
+  EXPECT_EQ(to_json(*step),
+            Json::parse(R"({"id": "a", "agent": {"goal": "log in", "connector": "portal"}})"));
+  EXPECT_TRUE(check_plan_schema(Json{{"steps", {to_json(*step)}}}).has_value());
+}
+
+TEST(AgentStep, PlannerIsOptionalAndOmittedWhenUnknown) {
+  auto plan = plan_from_json(Json::parse(R"({"steps": [{"id": "a", "do": "x.y"}]})"));
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  EXPECT_EQ(plan->planner, "");
+  EXPECT_FALSE(to_json(*plan).contains("planner"));
+  EXPECT_THAT(plan_error(R"({"steps": [], "planner": 3})").message, StartsWith("/planner: "));
+  EXPECT_EQ(plan_error(R"({"steps": [], "planer": "model"})").message,
+            "/planer: unknown field; did you mean 'planner'?");
+}
+
+TEST(AgentStep, ErrorsNamePointers) {
+  EXPECT_EQ(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                 "alow": ["portal.click"]}})")
+                .message,
+            "/agent/alow: unknown field; did you mean 'allow'?");
+  EXPECT_EQ(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                 "max_step": 3}})")
+                .message,
+            "/agent/max_step: unknown field; did you mean 'max_steps'?");
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": "book it"})").message,
+              StartsWith("/agent: expected an object"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"connector": "portal"}})").message,
+              StartsWith("/agent: agent has no 'goal'"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "", "connector": "portal"}})").message,
+              StartsWith("/agent/goal: is empty"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g"}})").message,
+              StartsWith("/agent: agent has no 'connector'"));
+  EXPECT_THAT(
+      step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "my portal"}})").message,
+      StartsWith("/agent/connector: 'my portal' is not a connector name"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                   "allow": "portal.click"}})")
+                  .message,
+              StartsWith("/agent/allow: expected a list of actions"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                   "allow": ["portal.click", "click"]}})")
+                  .message,
+              StartsWith("/agent/allow/1: 'click' is not an action name"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                   "max_steps": -1}})")
+                  .message,
+              StartsWith("/agent/max_steps: -1 is out of range"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal",
+                                                   "max_steps": 2.5}})")
+                  .message,
+              StartsWith("/agent/max_steps: expected a whole number"));
+  EXPECT_THAT(step_error(R"({"id": "a", "do": "x.y",
+                             "agent": {"goal": "g", "connector": "portal"}})")
+                  .message,
+              StartsWith("/agent: step 'a' has both 'do' and 'agent'"));
+  EXPECT_THAT(step_error(R"({"id": "a", "agent": {"goal": "g", "connector": "portal"},
+                             "with": {}})")
+                  .message,
+              StartsWith("/with: only an action step"));
+  EXPECT_THAT(step_error(R"({"id": "a"})").message,
+              HasSubstr("has none of 'do', 'compute', 'ask', 'agent'"));
+
+  // Through a whole plan the pointer is absolute.
+  Error error = plan_error(R"({"steps": [{"id": "a", "do": "x.y"},
+      {"id": "b", "agent": {"goal": "g", "connector": "portal", "alow": []}}]})");
+  EXPECT_EQ(error.message, "/steps/1/agent/alow: unknown field; did you mean 'allow'?");
+}
+
+TEST(AgentStep, SchemaNamesPointer) {
+  EXPECT_TRUE(check_plan_schema(agent_plan_json()).has_value());
+  auto check = [](const std::string& agent) {
+    auto status =
+        check_plan_schema(Json::parse(R"({"steps": [{"id": "a", "agent": )" + agent + "}]}"));
+    EXPECT_FALSE(status.has_value()) << agent;
+    return status ? std::string() : status.error().message;
+  };
+  EXPECT_THAT(check(R"({"goal": "g", "connector": "portal", "extra": 1})"),
+              StartsWith("/steps/0/agent/extra: unknown field"));
+  EXPECT_THAT(check(R"({"goal": "g"})"), StartsWith("/steps/0/agent: missing required field "
+                                                    "'connector'"));
+  EXPECT_THAT(check(R"({"goal": "g", "connector": "portal", "allow": ["click"]})"),
+              StartsWith("/steps/0/agent/allow/0: "));
+  EXPECT_THAT(check(R"({"goal": "g", "connector": "portal", "max_steps": -2})"),
+              StartsWith("/steps/0/agent/max_steps: "));
+  EXPECT_THAT(check(R"({"goal": "g", "connector": ")" + std::string(20000, 'p') + R"("})"),
+              StartsWith("/steps/0/agent/connector: longer than 128 characters"));
+  auto both = check_plan_schema(Json::parse(
+      R"({"steps": [{"id": "a", "ask": "?", "agent": {"goal": "g", "connector": "p"}}]})"));
+  ASSERT_FALSE(both.has_value());
+  EXPECT_THAT(both.error().message,
+              StartsWith("/steps/0: has more than one of 'do', 'compute', 'ask', 'agent'"));
+}
+
+Step agent_step(const std::string& id, const std::string& connector,
+                std::vector<std::string> allow = {}) {
+  Step step;
+  step.id = id;
+  step.kind = StepKind::kAgent;
+  step.agent.goal = "stop the idle instances";
+  step.agent.connector = connector;
+  step.agent.allow = std::move(allow);
+  return step;
+}
+
+TEST(ValidatePlan, AgentSteps) {
+  Plan plan = plan_of({agent_step("a", "cloud", {"cloud.get_bill", "cloud.list_instances"})});
+  EXPECT_TRUE(validate_plan(plan, kActions).has_value());
+  EXPECT_TRUE(validate_plan(plan).has_value());
+
+  // `allow` names only the step's own connector's actions, catalog or not.
+  plan = plan_of({agent_step("a", "cloud", {"mail.send"})});
+  for (const auto& known : {kActions, std::vector<std::string>{}}) {
+    auto status = validate_plan(plan, known);
+    ASSERT_FALSE(status.has_value());
+    EXPECT_THAT(status.error().message,
+                StartsWith("step 'a': agent allows 'mail.send', which is not an action of its "
+                           "connector 'cloud'"));
+  }
+
+  plan = plan_of({agent_step("a", "cloud", {"cloud.stopp"})});
+  auto status = validate_plan(plan, kActions);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_THAT(status.error().message,
+              StartsWith("step 'a': agent allows unknown action 'cloud.stopp'; did you mean "
+                         "'cloud.stop_instance'?"));
+  EXPECT_TRUE(validate_plan(plan).has_value());
+
+  Step typo = agent_step("a", "clod");
+  typo.loc = {"skills/idle.yaml", 7};
+  status = validate_plan(plan_of({typo}), kActions);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().message,
+            "step 'a' (skills/idle.yaml:7): agent connector 'clod' has no actions; did you mean "
+            "'cloud'? — name a connector declared under connectors (cloud)");
+
+  Step empty = agent_step("a", "cloud");
+  empty.agent.goal = "";
+  status = validate_plan(plan_of({empty}));
+  ASSERT_FALSE(status.has_value());
+  EXPECT_THAT(status.error().message, StartsWith("step 'a': agent has no goal"));
+
+  Step negative = agent_step("a", "cloud");
+  negative.agent.max_steps = -1;
+  status = validate_plan(plan_of({negative}));
+  ASSERT_FALSE(status.has_value());
+  EXPECT_THAT(status.error().message, StartsWith("step 'a': agent max_steps -1 is out of range"));
+}
+
 }  // namespace
 }  // namespace ergon
