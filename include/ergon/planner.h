@@ -10,6 +10,7 @@
 
 #include "ergon/clock.h"
 #include "ergon/json.h"
+#include "ergon/model.h"
 #include "ergon/plan.h"
 #include "ergon/result.h"
 #include "ergon/workspace.h"
@@ -110,6 +111,50 @@ class SkillPlanner final : public Planner {
   const Clock* clock_;
   std::unique_ptr<const Index> index_;
 };
+
+// What ModelPlanner sees of the world.
+struct ModelPlannerInput {
+  std::vector<const ActionSpec*> actions;       // the catalog: name, description, params, effect
+  const std::vector<Skill>* skills = nullptr;   // offered as composite actions "skill.<name>"
+  std::vector<std::string> browser_connectors;  // connectors an agent step may use
+  std::vector<std::string> secrets;  // vault secret names (never values) the plan may refer to
+};
+
+// Plans with a language model. The model is given the goal (quoted as data),
+// the action catalog and the skills, and answers with a plan constrained by
+// model_plan_schema(). Its answer is parsed and validated exactly like any
+// plan (plan_from_json + validate_plan + the checks below); an invalid answer
+// is sent back with the validator's error for at most config.repair_rounds
+// corrections, then kFailedPrecondition "the model's plan is still invalid
+// after N corrections: <last error>". Missing information comes back as
+// questions (slots without values), never guesses.
+// Beyond validate_plan, a model's plan may not: set an action's `effect`
+// argument (it cannot make itself look safer), use a skill step next to other
+// steps (a skill is the whole plan: {"steps": [{"do": "skill.X", "with":
+// {slot: value}}]}, expanded with plan_from_skill), name an agent connector
+// that is not a browser connector. Plan.planner is "model".
+// `calls()` lists every model call of the last plan() as journal records
+// {purpose, model, ok, error?, usage: to_json(ModelUsage)}; ok is false when
+// the call failed or its answer was not a valid plan (error says why).
+class ModelPlanner final : public Planner {
+ public:
+  ModelPlanner(ModelClient& client, ModelPlannerInput input);
+  Result<Plan> plan(const std::string& goal, const Json& known_slots) override;
+  const Json& calls() const { return calls_; }
+  ModelUsage usage() const;  // summed over calls()
+
+  // The messages of the first request, for tests and the docs.
+  std::vector<ChatMessage> messages(const std::string& goal, const Json& known_slots) const;
+
+ private:
+  ModelClient& client_;
+  ModelPlannerInput input_;
+  Json calls_ = Json::array();
+};
+
+// The schema the model's plan must satisfy: plan_schema() with `agent` steps
+// and `do` limited to the catalog's action names and "skill.<name>".
+Json model_plan_schema(const ModelPlannerInput& input);
 
 // Typed value recognisers: parse a slot value from free text or a person's
 // answer. A percent "15%" -> 15; money "$1,200", "1.2k USD", "EUR 300" ->
