@@ -21,6 +21,9 @@ struct ApprovalRequest {
   Json args = Json::object();  // secrets already redacted
   std::string reason;          // why approval is needed
   Json preview;                // dry-run result when the connector offers one; null otherwise
+  // Only a person may approve: a model proposed the action outside the approved
+  // plan. The auto approver (--yes) refuses these.
+  bool needs_person = false;
 };
 
 enum class ApprovalAnswer { kYes, kNo, kYesToAll };

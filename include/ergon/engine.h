@@ -16,6 +16,7 @@
 #include "ergon/connector.h"
 #include "ergon/guard.h"
 #include "ergon/journal.h"
+#include "ergon/model.h"
 #include "ergon/plan.h"
 #include "ergon/vault.h"
 #include "ergon/workspace.h"
@@ -31,6 +32,7 @@ struct EngineParts {
   Clock* clock = nullptr;
   const GuardChain* guards = nullptr;
   const Vault* vault = nullptr;
+  ModelClient* model = nullptr;  // for agent steps; null: a plan with one fails validation
 };
 
 struct SessionReport {
@@ -46,6 +48,7 @@ struct SessionReport {
   int denials = 0;  // guard denials
   int retries = 0;
   int compensations = 0;
+  ModelUsage model;  // every model call: planning (from plan_made) and agent turns
   std::string head;  // journal head hash
 };
 Json to_json(const SessionReport& report);
@@ -66,8 +69,11 @@ class Engine {
 
   // Starts a new session for `plan` (validated first). `session_id` empty →
   // generated. Open questions are asked through the approver; when nobody can
-  // answer, the session is left waiting.
-  Result<SessionReport> start(const Plan& plan, const std::string& session_id = "");
+  // answer, the session is left waiting. `model_calls`, the planner's model
+  // calls (ModelPlanner::calls()), is journaled with the plan (plan_made's
+  // "model_calls") and counted in the report.
+  Result<SessionReport> start(const Plan& plan, const std::string& session_id = "",
+                              const Json& model_calls = Json::array());
 
   // Continues a session from its journal. `answers` (slot -> value) answer open
   // questions. Completed steps are not repeated; an action that was started but

@@ -21,9 +21,10 @@ const char* to_string(Verdict verdict);
 
 struct Decision {
   Verdict verdict = Verdict::kDeny;
-  std::string guard;   // which guard decided: schema, policy, intent, approval
-  std::string reason;  // always set, also for Allow
-  Json preview;        // kAsk: what the person should see (dry run), may be null
+  std::string guard;          // which guard decided: schema, policy, intent, approval
+  std::string reason;         // always set, also for Allow
+  Json preview;               // kAsk: what the person should see (dry run), may be null
+  bool needs_person = false;  // kAsk: --yes may not answer it (a model's unplanned action)
 };
 
 struct Principal {
@@ -39,7 +40,12 @@ struct GuardContext {
   Principal principal;
   const ActionSpec* spec = nullptr;
   const Plan* plan = nullptr;
-  const Step* step = nullptr;             // null for compensations
+  const Step* step = nullptr;  // null for compensations
+  // Set when a model proposed the call during this agent step rather than the
+  // approved plan deriving it; `expected` is null then. The intent guard
+  // allows reads and the step's `allow`ed actions, and asks a person for
+  // anything else.
+  const AgentTask* agent = nullptr;
   Json expected = nullptr;                // {action, args} the approved plan derives for this call
   const Json* slots = nullptr;            // the session's slots, not copied; null reads as {}
   const PolicyUsage* usage = nullptr;     // limits consumed so far this session

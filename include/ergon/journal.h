@@ -19,10 +19,11 @@ namespace ergon {
 // Event types written by the engine (the `type` field).
 namespace event {
 inline constexpr const char* kSessionStarted = "session_started";  // goal, workspace, principal
-inline constexpr const char* kPlanMade = "plan_made";              // plan (JSON)
-inline constexpr const char* kQuestion = "question";               // slot, text
-inline constexpr const char* kAnswer = "answer";                   // slot, value
-inline constexpr const char* kStepState = "step_state";            // step, item, state, detail
+inline constexpr const char* kPlanMade =
+    "plan_made";  // plan (JSON), model_calls (when a model planned)
+inline constexpr const char* kQuestion = "question";     // slot, text
+inline constexpr const char* kAnswer = "answer";         // slot, value
+inline constexpr const char* kStepState = "step_state";  // step, item, state, detail
 // step, item, action, decisions [{guard, verdict, reason}], compensation: for a
 // call a guard denied or asked about, or a compensation (every other call's
 // decisions are in its first action_started)
@@ -36,6 +37,13 @@ inline constexpr const char* kOutcome = "outcome";  // step, item, action, ok, r
 inline constexpr const char* kDone = "done";        // step, item, action (after irreversible)
 inline constexpr const char* kCompensation = "compensation";   // step, item, action, ok, detail
 inline constexpr const char* kSessionEnded = "session_ended";  // status, report
+// step, turn, purpose, model, ok, error?, usage {calls, attempts, prompt_tokens,
+// completion_tokens, latency_ms, cost}: one call to the model during a session
+inline constexpr const char* kModelCall = "model_call";
+// step, turn, thought, action, args, element | done/fail: summary, answer — what
+// the model chose in one agent turn (its guard decisions and outcome follow
+// as for any call, with item = turn)
+inline constexpr const char* kAgentTurn = "agent_turn";
 }  // namespace event
 
 struct Event {

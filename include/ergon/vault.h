@@ -26,6 +26,10 @@ class Vault {
   // Replaces every secret value handed out by get() with "***".
   std::string redact(std::string text) const;
   Json redact(const Json& value) const;
+  // The names (never the values) of the secrets in the vault file and those
+  // put(): what a workspace has declared as secrets. The environment's are not
+  // listed.
+  std::vector<std::string> names() const;
   // For tests: add a secret directly.
   void put(const std::string& name, const std::string& value);
 

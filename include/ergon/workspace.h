@@ -4,12 +4,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ergon/action.h"
 #include "ergon/connector.h"
 #include "ergon/json.h"
+#include "ergon/model.h"
 #include "ergon/plan.h"
 #include "ergon/policy.h"
 #include "ergon/result.h"
@@ -48,14 +50,20 @@ struct Workspace {
   std::vector<ConnectorConfig> connectors;
   Policy policy;
   std::vector<Skill> skills;
-  std::vector<std::string> guards;  // guard chain order
+  std::vector<std::string> guards;     // guard chain order
   std::string approvals = "terminal";  // terminal | auto | none
   std::string store_path;              // absolute; default <dir>/.ergon/ergon.db
   std::string vault_file;              // absolute or empty
+  std::optional<ModelConfig> model;    // `model:`; none: ergon plans offline with skills only
 
   const Skill* skill(const std::string& name) const;
   std::vector<std::string> action_names() const;
 };
+
+// The names (never the values) of the secrets a model may refer to (a fill's
+// `secret: NAME`): those the workspace's skills and actions use, and those in
+// its vault file. Sorted, without repeats.
+std::vector<std::string> secret_names(const Workspace& workspace, const Vault& vault);
 
 // Loads and validates the workspace at `dir`. Errors are kInvalidInput with
 // "file:line: field: what is wrong — what to do".

@@ -127,6 +127,13 @@ Json Vault::redact(const Json& value) const {
   return value;
 }
 
+std::vector<std::string> Vault::names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, value] : file_values_) out.push_back(name);
+  return out;
+}
+
 void Vault::put(const std::string& name, const std::string& value) {
   std::lock_guard lock(mu_);
   file_values_[name] = value;

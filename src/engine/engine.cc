@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "ergon/agent.h"
 #include "ergon/expression.h"
 #include "ergon/planner.h"
 
@@ -223,6 +224,7 @@ Json to_json(const SessionReport& report) {
           {"denials", report.denials},
           {"retries", report.retries},
           {"compensations", report.compensations},
+          {"model", to_json(report.model)},
           {"head", report.head}};
 }
 
@@ -235,7 +237,7 @@ class Engine::Run {
     report_.session = session_;
   }
 
-  Status begin(const Plan& plan) {
+  Status begin(const Plan& plan, const Json& model_calls) {
     plan_ = plan;
     init_memory();
     if (auto s = journal(event::kSessionStarted, {{"goal", plan.goal},
@@ -244,7 +246,12 @@ class Engine::Run {
         !s) {
       return s;
     }
-    if (auto s = journal(event::kPlanMade, {{"plan", to_json(plan_)}}); !s) return s;
+    Json made = {{"plan", to_json(plan_)}};
+    if (model_calls.is_array() && !model_calls.empty()) {
+      made["model_calls"] = model_calls;
+      count_model_calls(model_calls);
+    }
+    if (auto s = journal(event::kPlanMade, std::move(made)); !s) return s;
     started_ = true;
     return commit();
   }
@@ -260,6 +267,11 @@ class Engine::Run {
         plan_ = std::move(*plan);
         init_memory();
         have_plan = true;
+        if (auto calls = d.find("model_calls"); calls != d.end()) count_model_calls(*calls);
+      } else if (e.type == event::kModelCall) {
+        report_.model += usage_from_json(d.value("usage", Json::object()));
+      } else if (e.type == event::kAgentTurn) {
+        agent_turns_[d.value("step", "")].push_back(d);
       } else if (e.type == event::kAnswer) {
         memory_["slots"][d.value("slot", "")] = d.at("value");
       } else if (e.type == event::kStepState) {
@@ -640,8 +652,224 @@ class Engine::Run {
       case StepKind::kCompute: return sandbox_.run(step.compute, memory_);
       case StepKind::kAsk: return ask_step(step);
       case StepKind::kAction: return act(step, key);
+      case StepKind::kAgent: return run_agent(step);
     }
     return fail(ErrorCode::kInternal, "unknown step kind");
+  }
+
+  // Sums the planner's model calls (plan_made's model_calls) into the report.
+  void count_model_calls(const Json& calls) {
+    if (!calls.is_array()) return;
+    for (const Json& call : calls) {
+      if (call.is_object()) report_.model += usage_from_json(call.value("usage", Json::object()));
+    }
+  }
+
+  // Journals one call to the model and counts it.
+  Status journal_model_call(const std::string& step, int turn, const std::string& purpose,
+                            const Result<ChatResponse>& response) {
+    Json data = {{"step", step},
+                 {"turn", turn},
+                 {"purpose", purpose},
+                 {"model", parts_.model->config().model},
+                 {"ok", response.has_value()}};
+    if (response) {
+      data["usage"] = to_json(response->usage);
+      report_.model += response->usage;
+    } else {
+      data["error"] = response.error().message;
+      // A failed call still took an attempt: count it, with no tokens.
+      ModelUsage failed;
+      failed.calls = 1;
+      data["usage"] = to_json(failed);
+      report_.model += failed;
+    }
+    return journal(event::kModelCall, std::move(data));
+  }
+
+  // An agent step (ergon/agent.h): observe → the model picks an action →
+  // guards → act, until the model says done or fail, or the budget is spent.
+  // Each turn's choice is journaled (agent_turn) before its call is guarded;
+  // the call runs as item turn-1 of the step, so a resumed session knows
+  // which turns happened and does not repeat them.
+  Result<Json> run_agent(const Step& step) {
+    const AgentTask& task = step.agent;
+    std::string where = "agent step '" + step.id + "'";
+    if (parts_.model == nullptr) {
+      return fail(ErrorCode::kFailedPrecondition,
+                  where +
+                      " needs a language model: configure `model:` in ergon.yaml "
+                      "(docs/model.md)");
+    }
+    Connector* connector = parts_.connectors->connector(task.connector);
+    if (connector == nullptr) {
+      return fail(ErrorCode::kNotFound, where + ": no connector named '" + task.connector + "'");
+    }
+    std::vector<const ActionSpec*> actions;
+    for (const ActionSpec& spec : connector->actions()) actions.push_back(&spec);
+    auto goal = sandbox_.render(Json(task.goal), memory_);
+    if (!goal) return fail(goal.error().with_context(where + ": goal: "));
+
+    const ModelConfig& config = parts_.model->config();
+    AgentState state;
+    state.goal = goal->is_string() ? goal->get<std::string>() : goal->dump();
+    state.plan_goal = plan_.goal;
+    state.actions = &actions;
+    state.allow = task.allow;
+    state.secrets = secret_names(*parts_.workspace, *parts_.vault);
+    state.max_steps = task.max_steps > 0 ? task.max_steps : config.agent_max_steps;
+
+    // Turns a resumed session already took. A turn whose call has no outcome
+    // yet runs again through perform(), which knows how to recover it.
+    std::optional<ActionCall> unfinished;
+    for (const Json& turn : agent_turns_[step.id]) {
+      std::string kind = turn.value("kind", "act");
+      if (kind != "act") {
+        if (kind == "done")
+          return Json{{"status", "done"},
+                      {"summary", turn.value("summary", "")},
+                      {"answer", turn.value("answer", Json())},
+                      {"turns", turn.value("turn", 0)}};
+        return fail(ErrorCode::kFailedPrecondition,
+                    where + ": the agent gave up: " + turn.value("summary", ""));
+      }
+      AgentTurn past;
+      past.index = turn.value("turn", 0);
+      past.thought = turn.value("thought", "");
+      past.action = turn.value("action", "");
+      past.args = turn.value("args", Json::object());
+      past.element = turn.value("element", -1);
+      ItemKey key{step.id, past.index - 1};
+      auto result = results_.find(key);
+      past.ok = result != results_.end();
+      past.outcome = past.ok ? truncate(result->second.dump()) : "failed";
+      if (in_flight_.contains(key)) unfinished = ActionCall{past.action, past.args, ""};
+      state.history.push_back(std::move(past));
+    }
+    if (unfinished) {
+      // The last journaled turn was cut short: finish it before asking anew.
+      AgentTurn& last = state.history.back();
+      Result<Json> result = perform(std::move(*unfinished), step, {step.id, last.index - 1});
+      if (waiting_) return fail(ErrorCode::kUnavailable, "waiting for a person");
+      last.ok = result.has_value();
+      last.outcome = truncate(result ? result->dump() : result.error().message);
+    }
+
+    LoopDetector loops;
+    int failures = 0;  // in a row
+    int replans = 0;
+    constexpr int kFailuresBeforeReplan = 3;
+    constexpr int kMaxReplans = 2;
+    for (int turn = static_cast<int>(state.history.size()) + 1;; ++turn) {
+      ItemKey key{step.id, turn - 1};
+      if (turn > state.max_steps) {
+        return fail(ErrorCode::kFailedPrecondition,
+                    fmt::format("{}: the agent used its budget of {} actions without finishing; "
+                                "raise agent.max_steps or split the task",
+                                where, state.max_steps));
+      }
+      state.step = turn;
+      auto observation = connector->observe();
+      if (!observation) return fail(observation.error().with_context(where + ": observe: "));
+      auto decision = decide(state, *observation, actions, step.id, turn, config);
+      if (!decision) return fail(decision.error().with_context(where + ": "));
+      Json record = {{"step", step.id},
+                     {"turn", turn},
+                     {"thought", decision->thought},
+                     {"kind", decision->kind == AgentDecision::Kind::kAct    ? "act"
+                              : decision->kind == AgentDecision::Kind::kDone ? "done"
+                                                                             : "fail"}};
+      if (decision->kind != AgentDecision::Kind::kAct) {
+        record["summary"] = decision->summary;
+        if (decision->kind == AgentDecision::Kind::kDone) record["answer"] = decision->answer;
+        if (auto s = journal(event::kAgentTurn, std::move(record)); !s) return fail(s.error());
+        if (decision->kind == AgentDecision::Kind::kFail) {
+          return fail(ErrorCode::kFailedPrecondition,
+                      where + ": the agent gave up: " + decision->summary);
+        }
+        Json result = {{"status", "done"},
+                       {"summary", decision->summary},
+                       {"answer", decision->answer},
+                       {"turns", turn}};
+        if (auto ok = check_expect(step, Json::object(), result); !ok) return fail(ok.error());
+        return result;
+      }
+      const ActionCall& call = decision->call;
+      record["action"] = call.action;
+      record["args"] = call.args;
+      record["element"] = decision->element;
+      if (auto s = journal(event::kAgentTurn, std::move(record)); !s) return fail(s.error());
+      state.history.push_back(
+          {turn, decision->thought, call.action, call.args, decision->element, false, ""});
+      if (loops.record(*observation, call)) {
+        state.history.back().outcome =
+            "not sent: the same action on the same page again, without progress";
+        if (++replans > kMaxReplans) {
+          return fail(ErrorCode::kFailedPrecondition, where + ": the agent kept repeating " +
+                                                          call.action +
+                                                          " on the same page without progress");
+        }
+        state.replan = "You chose " + call.action +
+                       " with the same arguments on the same page several times and nothing "
+                       "changed. Choose a different way, or answer \"fail\" with the reason.";
+        loops.reset();
+        continue;
+      }
+      Result<Json> result = perform(call, step, key);
+      if (waiting_) return fail(ErrorCode::kUnavailable, "waiting for a person");
+      AgentTurn& taken = state.history.back();
+      taken.ok = result.has_value();
+      taken.outcome = truncate(result ? result->dump() : result.error().message);
+      if (result) {
+        failures = 0;
+        state.replan.clear();
+        continue;
+      }
+      if (result.error().code == ErrorCode::kAborted) return result;
+      if (++failures >= kFailuresBeforeReplan) {
+        if (++replans > kMaxReplans) {
+          return fail(result.error().with_context(
+              where + ": the agent's actions kept failing; the last: "));
+        }
+        state.replan = fmt::format(
+            "Your last {} actions failed (the last: {}). Rethink the approach from what the page "
+            "shows now, or answer \"fail\" with the reason.",
+            failures, taken.outcome);
+        failures = 0;
+      }
+    }
+  }
+
+  // One turn's decision from the model, with corrections when its answer is
+  // invalid (at most config.repair_rounds).
+  Result<AgentDecision> decide(const AgentState& state, const Json& observation,
+                               const std::vector<const ActionSpec*>& actions,
+                               const std::string& step, int turn, const ModelConfig& config) {
+    ChatRequest request;
+    request.messages = agent_messages(state, observation);
+    request.response_format =
+        ResponseFormat{"ergon_agent_action", agent_answer_schema(actions), false};
+    request.purpose = "agent";
+    for (int round = 0;; ++round) {
+      Result<ChatResponse> response = parts_.model->chat(request);
+      if (auto s = journal_model_call(step, turn, request.purpose, response); !s) {
+        return fail(s.error());
+      }
+      if (!response) return fail(response.error().with_context("the model: "));
+      auto decision = parse_agent_answer(response->message.content, state, observation);
+      if (decision) return decision;
+      if (round >= config.repair_rounds) {
+        return fail(decision.error().with_context(fmt::format(
+            "the model's answer is still invalid after {} corrections: ", config.repair_rounds)));
+      }
+      request.messages.push_back({"assistant", response->message.content, {}, ""});
+      request.messages.push_back(
+          {"user",
+           "Your answer is invalid: " + decision.error().message + " Answer again.",
+           {},
+           ""});
+      request.purpose = "repair";
+    }
   }
 
   Result<Json> ask_step(const Step& step) {
@@ -686,9 +914,13 @@ class Engine::Run {
     context.spec = &spec;
     context.plan = &plan_;
     context.step = step;
-    context.expected = Json::object();
-    context.expected["action"] = call.action;
-    context.expected["args"] = call.args;
+    if (step != nullptr && step->kind == StepKind::kAgent) {
+      context.agent = &step->agent;  // the model proposed it; the plan derives nothing
+    } else {
+      context.expected = Json::object();
+      context.expected["action"] = call.action;
+      context.expected["args"] = call.args;
+    }
     context.slots = &memory_["slots"];
     context.usage = &usage_;
     context.sandbox = &sandbox_;
@@ -716,15 +948,15 @@ class Engine::Run {
     }
     if (final.verdict == Verdict::kAsk) {
       ApprovalDecision decision;
-      if (yes_to_all_.contains(call.action)) {
+      if (!final.needs_person && yes_to_all_.contains(call.action)) {
         decision = {ApprovalAnswer::kYes, "earlier yes-to-all", "approved for the whole session"};
       } else {
         ++report_.approvals_asked;
         // Flush first: the person may take a while, and what led here is durable.
         if (auto s = commit(); !s) return s;
-        auto asked = parts_.approver->approve({session_, key.step, call.action, spec.effect,
-                                               parts_.vault->redact(call.args), final.reason,
-                                               parts_.vault->redact(final.preview)});
+        auto asked = parts_.approver->approve(
+            {session_, key.step, call.action, spec.effect, parts_.vault->redact(call.args),
+             final.reason, parts_.vault->redact(final.preview), final.needs_person});
         if (!asked) return fail(asked.error());
         decision = *asked;
         if (decision.approved()) ++report_.approvals_granted;
@@ -807,15 +1039,20 @@ class Engine::Run {
   }
 
   Result<Json> act(const Step& step, const ItemKey& key) {
-    auto found = parts_.connectors->find(step.action);
+    auto args = sandbox_.render(step.with, memory_);
+    if (!args) return fail(args.error().with_context("arguments: "));
+    return perform(ActionCall{step.action, std::move(*args), ""}, step, key);
+  }
+
+  // Carries out one call of `step` (derived from the plan, or proposed by the
+  // model in an agent step): resume bookkeeping, inspection, guards and
+  // approval, sending, asking a person when only one can go on, verifying.
+  Result<Json> perform(ActionCall call, const Step& step, const ItemKey& key) {
+    auto found = parts_.connectors->find(call.action);
     if (!found) return fail(found.error());
     auto [connector, declared] = *found;
     const ActionSpec* spec = declared;
     std::optional<ActionSpec> adjusted;  // as inspect() re-classified it; `spec` may point here
-
-    auto args = sandbox_.render(step.with, memory_);
-    if (!args) return fail(args.error().with_context("arguments: "));
-    ActionCall call{spec->name, std::move(*args), ""};
     if (!spec->idempotency_key.empty()) {
       Json env = {
           {"args", call.args}, {"session", session_}, {"step", key.step}, {"item", key.item}};
@@ -1059,6 +1296,13 @@ class Engine::Run {
                                 spec.expect, truncate(result.dump())));
       }
     }
+    // An agent step's expect is about what the whole step achieved.
+    if (step.kind == StepKind::kAgent) return {};
+    return check_expect(step, args, result);
+  }
+
+  // The step's own postcondition over `result` (and `args`, and working memory).
+  Status check_expect(const Step& step, const Json& args, const Json& result) {
     if (!step.expect.empty()) {
       memory_["result"] = result;
       memory_["args"] = args;
@@ -1146,6 +1390,7 @@ class Engine::Run {
   std::map<ItemKey, InFlight> in_flight_;
   std::set<ItemKey> confirmed_by_person_;  // outcomes a person vouched for, without a result
   std::map<std::string, Json> answers_;
+  std::map<std::string, std::vector<Json>> agent_turns_;  // step -> agent_turn events replayed
   std::vector<SagaEntry> saga_;
   SessionReport report_;
   std::string error_;
@@ -1165,15 +1410,25 @@ void Engine::on_event(std::function<void(const Event&)> sink) {
   sink_ = std::move(sink);
 }
 
-Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id) {
+Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id,
+                                    const Json& model_calls) {
   std::vector<std::string> known;
   for (const ActionSpec* spec : parts_.connectors->all_actions()) known.push_back(spec->name);
   if (auto s = validate_plan(plan, known); !s) return fail(s.error());
+  if (parts_.model == nullptr) {
+    for (const Step& step : plan.steps) {
+      if (step.kind != StepKind::kAgent) continue;
+      return fail(ErrorCode::kFailedPrecondition,
+                  "step '" + step.id +
+                      "' is an agent step and needs a language model: configure `model:` in "
+                      "ergon.yaml (docs/model.md)");
+    }
+  }
   std::string id = session_id.empty() ? new_session_id() : session_id;
   auto created = parts_.store->create_session(id, plan.goal, parts_.workspace->dir);
   if (!created) return fail(created.error());
   Run run(parts_, sink_, id);
-  if (auto s = run.begin(plan); !s) return fail(s.error());
+  if (auto s = run.begin(plan, model_calls); !s) return fail(s.error());
   return with_connectors(*parts_.connectors, id, [&] { return run.execute(); });
 }
 

@@ -21,8 +21,8 @@ using internal::pointer_append;
 using internal::type_name;
 using internal::YamlDocument;
 
-const std::vector<std::string> kWorkspaceFields = {"store", "approvals", "guards", "vault",
-                                                   "connectors"};
+const std::vector<std::string> kWorkspaceFields = {"store", "approvals",  "guards",
+                                                   "vault", "connectors", "model"};
 const std::vector<std::string> kApprovalModes = {"terminal", "auto", "none"};
 const std::vector<std::string> kGuardNames = {"schema", "policy", "intent", "approval"};
 const std::vector<std::string> kMandatoryGuards = {"policy", "approval"};
@@ -423,6 +423,16 @@ Status parse_main(const Source& src, Sandbox& sandbox, const fs::path& dir, Work
     }
   }
 
+  if (auto it = root.find("model"); it != root.end() && !it->is_null()) {
+    if (auto ok = src.object_at(*it, "/model", "{ kind: openai, base_url: ..., model: ... }");
+        !ok) {
+      return ok;
+    }
+    auto model = model_config_from_json(*it);
+    if (!model) return src.nested("/model", model.error());
+    ws.model = std::move(*model);
+  }
+
   if (auto it = root.find("connectors"); it != root.end() && !it->is_null()) {
     if (auto ok = src.object_at(*it, "/connectors", "a mapping of connector name to connector");
         !ok) {
@@ -767,6 +777,21 @@ const Skill* Workspace::skill(const std::string& name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+std::vector<std::string> secret_names(const Workspace& workspace, const Vault& vault) {
+  std::vector<std::string> listed = vault.names();
+  std::set<std::string> names(listed.begin(), listed.end());
+  auto collect = [&](const Json& with) {
+    if (auto it = with.find("secret"); it != with.end() && it->is_string()) names.insert(*it);
+  };
+  for (const Skill& skill : workspace.skills) {
+    for (const Step& step : skill.steps) collect(step.with);
+  }
+  for (const ConnectorConfig& connector : workspace.connectors) {
+    for (const DeclaredAction& action : connector.actions) collect(action.binding);
+  }
+  return {names.begin(), names.end()};
 }
 
 std::vector<std::string> Workspace::action_names() const {

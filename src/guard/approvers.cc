@@ -58,12 +58,19 @@ class TerminalApprover final : public Approver {
     out_ << "action:  " << request.action << "\n";
     out_ << "effect:  " << to_string(request.effect) << "\n";
     if (!request.reason.empty()) out_ << "reason:  " << request.reason << "\n";
+    if (request.needs_person) {
+      out_ << "NOTE:    a language model proposed this; it is not in the plan you approved\n";
+    }
     out_ << "args:\n" << indented(pretty(request.args), "  ") << "\n";
     if (!request.preview.is_null()) {
       out_ << "preview:\n" << indented(pretty(request.preview), "  ") << "\n";
     }
     for (int attempt = 1; attempt <= kMaxTries; ++attempt) {
-      out_ << "Approve? [y]es / [n]o / [a]ll " << request.action << " this session: ";
+      if (request.needs_person) {
+        out_ << "Approve? [y]es / [n]o: ";
+      } else {
+        out_ << "Approve? [y]es / [n]o / [a]ll " << request.action << " this session: ";
+      }
       out_.flush();
       std::string line;
       if (!std::getline(in_, line)) {
@@ -77,12 +84,13 @@ class TerminalApprover final : public Approver {
       if (answer == "n" || answer == "no") {
         return ApprovalDecision{ApprovalAnswer::kNo, "terminal", "declined at the terminal"};
       }
-      if (answer == "a" || answer == "all") {
+      // A model's unplanned action is approved one at a time.
+      if ((answer == "a" || answer == "all") && !request.needs_person) {
         return ApprovalDecision{
             ApprovalAnswer::kYesToAll, "terminal",
             "approved at the terminal for every " + request.action + " this session"};
       }
-      out_ << "Please answer y, n or a.\n";
+      out_ << (request.needs_person ? "Please answer y or n.\n" : "Please answer y, n or a.\n");
     }
     return ApprovalDecision{ApprovalAnswer::kNo, "terminal",
                             "no clear answer after " + std::to_string(kMaxTries) + " tries"};
@@ -132,6 +140,12 @@ class TerminalApprover final : public Approver {
 class AutoApprover final : public Approver {
  public:
   Result<ApprovalDecision> approve(const ApprovalRequest& request) override {
+    if (request.needs_person) {
+      return ApprovalDecision{ApprovalAnswer::kNo, "--yes",
+                              "--yes does not cover " + request.action +
+                                  ": a language model proposed it outside the approved plan, and "
+                                  "only a person at a terminal can approve that"};
+    }
     return ApprovalDecision{ApprovalAnswer::kYes, "--yes",
                             "approved by --yes: " + request.action + " is within policy"};
   }

@@ -7,6 +7,7 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 #endif
 
+#include <algorithm>
 #include <exception>
 #include <map>
 #include <memory>
@@ -234,6 +235,19 @@ class PolicyGuard final : public Guard {
   const Policy& policy_;
 };
 
+// What a person asked to approve the call should see: its dry run, when the
+// connector has one (null otherwise). A failing preview is shown, not turned
+// into a Deny.
+Json preview(const GuardContext& context) {
+  if (!context.dry_run) return nullptr;
+  try {
+    Result<Json> preview = context.dry_run();
+    return preview ? *preview : Json{{"error", preview.error().message}};
+  } catch (const std::exception& e) {
+    return Json{{"error", std::string("dry run threw: ") + e.what()}};
+  }
+}
+
 // ---------------------------------------------------------------------------
 // intent
 
@@ -253,6 +267,7 @@ class IntentGuard final : public Guard {
   const std::string& name() const override { return name_; }
 
   Decision check(const ActionCall& call, GuardContext& context) override {
+    if (context.agent != nullptr) return check_proposed(call, context);
     const Json& expected = context.expected;
     if (expected.is_null()) {
       return deny(name_, call.action + " is not part of the approved plan");
@@ -291,6 +306,31 @@ class IntentGuard final : public Guard {
   }
 
  private:
+  // A call a model proposed during an agent step: the approved plan covers
+  // reads and the actions the step was approved to use; anything else, and
+  // every irreversible action, goes to a person (never to --yes).
+  Decision check_proposed(const ActionCall& call, GuardContext& context) {
+    const AgentTask& task = *context.agent;
+    std::string step = context.step != nullptr ? " in agent step " + context.step->id : "";
+    Effect effect = context.spec != nullptr ? context.spec->effect : Effect::kIrreversible;
+    std::string ask_reason;
+    if (effect == Effect::kIrreversible) {
+      ask_reason = "the model proposed " + call.action + step +
+                   ", an irreversible action no plan approved; only a person can approve it";
+    } else if (effect == Effect::kRead) {
+      return allow(name_, "a read the model chose" + step);
+    } else if (std::find(task.allow.begin(), task.allow.end(), call.action) != task.allow.end()) {
+      return allow(name_, call.action + " is approved for the model to use" + step);
+    } else {
+      ask_reason = "the model proposed " + call.action + step +
+                   ", which the approved plan does not allow it to use; only a person can "
+                   "approve it";
+    }
+    Decision decision{Verdict::kAsk, name_, std::move(ask_reason), preview(context), true};
+    context.preview = decision.preview;
+    return decision;
+  }
+
   const std::string name_ = "intent";
 };
 
@@ -318,16 +358,7 @@ class ApprovalGuard final : public Guard {
                    std::string(to_string(effect)) + " action; policy does not require approval");
     }
 
-    Decision decision{Verdict::kAsk, name_, std::move(ask_reason), nullptr};
-    if (context.dry_run) {
-      // A failing preview is shown to the person, not turned into a Deny.
-      try {
-        Result<Json> preview = context.dry_run();
-        decision.preview = preview ? *preview : Json{{"error", preview.error().message}};
-      } catch (const std::exception& e) {
-        decision.preview = Json{{"error", std::string("dry run threw: ") + e.what()}};
-      }
-    }
+    Decision decision{Verdict::kAsk, name_, std::move(ask_reason), preview(context)};
     context.preview = decision.preview;
     return decision;
   }

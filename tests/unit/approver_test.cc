@@ -139,6 +139,33 @@ TEST(TerminalApprover, QuestionWithClosedInputIsUnavailable) {
   EXPECT_NE(answer.error().message.find("--slot account="), std::string::npos);
 }
 
+TEST(AutoApprover, NeverApprovesWhatOnlyAPersonMay) {
+  auto approver = make_auto_approver();
+  ApprovalRequest request = stop_request();
+  request.needs_person = true;
+  auto decision = approver->approve(request);
+  ASSERT_TRUE(decision);
+  EXPECT_FALSE(decision->approved());
+  EXPECT_EQ(decision->by, "--yes");
+  EXPECT_NE(decision->reason.find("only a person"), std::string::npos) << decision->reason;
+}
+
+TEST(TerminalApprover, AModelsUnplannedActionIsApprovedOneAtATime) {
+  ApprovalRequest request = stop_request();
+  request.needs_person = true;
+  Terminal all("a\nall\nn\n");
+  auto decision = all.approver->approve(request);
+  ASSERT_TRUE(decision);
+  EXPECT_EQ(decision->answer, ApprovalAnswer::kNo);
+  EXPECT_NE(all.out.str().find("not in the plan you approved"), std::string::npos) << all.out.str();
+  EXPECT_EQ(count(all.out.str(), "Please answer y or n."), 2u) << all.out.str();
+
+  Terminal yes("y\n");
+  auto approved = yes.approver->approve(request);
+  ASSERT_TRUE(approved);
+  EXPECT_EQ(approved->answer, ApprovalAnswer::kYes);
+}
+
 TEST(AutoApprover, ApprovesAndCannotAnswer) {
   auto approver = make_auto_approver();
   auto decision = approver->approve(stop_request());

@@ -203,6 +203,42 @@ TEST(IntentGuard, NullExpectationIsNotPartOfThePlan) {
   EXPECT_TRUE(contains(decision.reason, "not part of the approved plan")) << decision.reason;
 }
 
+// A call a model proposed in an agent step: reads and the step's allowed
+// actions pass; anything else, and anything irreversible, needs a person.
+TEST(IntentGuard, AModelsProposalWithinTheAgentStepsApprovalPasses) {
+  for (Effect effect : {Effect::kRead, Effect::kWrite}) {
+    Fixture f(effect);
+    AgentTask task{"stop idle dev machines", "cloud", {"cloud.stop_instance"}, 0};
+    f.context.agent = &task;
+    Decision decision = make_intent_guard()->check(stop_call(), f.context);
+    EXPECT_EQ(decision.verdict, Verdict::kAllow) << decision.reason;
+    EXPECT_FALSE(decision.needs_person);
+  }
+}
+
+TEST(IntentGuard, AModelsUnplannedOrIrreversibleProposalNeedsAPerson) {
+  {
+    Fixture f(Effect::kWrite);
+    AgentTask task{"look around", "cloud", {"cloud.get_bill"}, 0};
+    f.context.agent = &task;
+    Decision decision = make_intent_guard()->check(stop_call(), f.context);
+    EXPECT_EQ(decision.verdict, Verdict::kAsk);
+    EXPECT_TRUE(decision.needs_person);
+    EXPECT_TRUE(contains(decision.reason, "does not allow it to use")) << decision.reason;
+  }
+  {
+    Fixture f(Effect::kIrreversible);
+    AgentTask task{"stop idle dev machines", "cloud", {"cloud.stop_instance"}, 0};
+    f.context.agent = &task;
+    f.context.dry_run = [] { return Result<Json>(Json{{"would_stop", "i-1"}}); };
+    Decision decision = make_intent_guard()->check(stop_call(), f.context);
+    EXPECT_EQ(decision.verdict, Verdict::kAsk);
+    EXPECT_TRUE(decision.needs_person);
+    EXPECT_TRUE(contains(decision.reason, "irreversible")) << decision.reason;
+    EXPECT_EQ(decision.preview, (Json{{"would_stop", "i-1"}}));
+  }
+}
+
 // ----------------------------------------------------------------- approval
 
 TEST(ApprovalGuard, IrreversibleAsksWithPreviewFromDryRun) {

@@ -233,6 +233,28 @@ TEST(WorkspaceTest, DefaultsWhenOnlyErgonYamlExists) {
   EXPECT_TRUE(ws->skills.empty());
 }
 
+TEST(WorkspaceTest, ReadsTheModelSection) {
+  TempDir dir;
+  write_file(dir.file("ergon.yaml"),
+             "model:\n  kind: openai\n  base_url: http://127.0.0.1:8080/v1\n  model: qwen2.5\n"
+             "  api_key_env: LLM_KEY\n  repair_rounds: 1\n"
+             "  prices: { prompt_per_1k: 0.5, completion_per_1k: 1.5 }\n");
+  auto ws = load_workspace(dir.path());
+  ASSERT_TRUE(ws) << ws.error().message;
+  ASSERT_TRUE(ws->model.has_value());
+  EXPECT_EQ(ws->model->base_url, "http://127.0.0.1:8080/v1");
+  EXPECT_EQ(ws->model->model, "qwen2.5");
+  EXPECT_EQ(ws->model->api_key_env, "LLM_KEY");
+  EXPECT_EQ(ws->model->repair_rounds, 1);
+  EXPECT_DOUBLE_EQ(ws->model->prices.completion_per_1k, 1.5);
+
+  // Without the section ergon plans offline, with skills only.
+  write_file(dir.file("ergon.yaml"), "connectors: {}\n");
+  auto offline = load_workspace(dir.path());
+  ASSERT_TRUE(offline) << offline.error().message;
+  EXPECT_FALSE(offline->model.has_value());
+}
+
 TEST(WorkspaceTest, AbsoluteStorePathIsKept) {
   TempDir dir;
   write_file(dir.file("ergon.yaml"), "store: /var/lib/ergon/x.db\n");
@@ -404,6 +426,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "steps", "non-empty list of steps"},
         BadCase{"skill_yaml_syntax", "skills/reduce.yaml", "", "name: x\nsteps:\n  - id: a: b\n",
                 "- id:", "", "fix the YAML syntax"},
+        BadCase{"model_without_base_url", "ergon.yaml", "approvals: auto",
+                "approvals: auto\nmodel:\n  kind: openai\n  model: qwen2.5",
+                "model:", "model.base_url", "missing — set it"},
+        BadCase{"model_misspelt_field", "ergon.yaml", "approvals: auto",
+                "approvals: auto\nmodel:\n  base_url: http://127.0.0.1:8080/v1\n  model: m\n"
+                "  temprature: 0",
+                "temprature:", "model.temprature", "temperature"},
+        BadCase{"model_not_a_mapping", "ergon.yaml", "approvals: auto",
+                "approvals: auto\nmodel: llama", "model: llama", "model", "kind: openai"},
         BadCase{"duplicate_skill", "skills/zz.yaml", "", kSkillYaml, "name:", "name",
                 "duplicate skill 'reduce-cloud-spend' (also in skills/reduce.yaml)"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });

@@ -286,8 +286,14 @@ class BrowserConnector final : public Connector {
     if (auto s = ensure_page(); !s) return fail(s.error());
     auto snapshot = page_->observe();
     if (!snapshot) return fail(browser_failed(snapshot.error()));
-    return Json{
-        {"url", snapshot->url}, {"title", snapshot->title}, {"elements", describe(*snapshot)}};
+    // Element i's fingerprint is targets[i]: what a step chosen from the list
+    // (by a model in agent mode) gives as its target.
+    Json targets = Json::array();
+    for (const PageElement& e : snapshot->elements) targets.push_back(to_json(e.fp));
+    return Json{{"url", snapshot->url},
+                {"title", snapshot->title},
+                {"elements", describe(*snapshot)},
+                {"targets", std::move(targets)}};
   }
 
   Result<Json> execute(const ActionCall& call) override {
