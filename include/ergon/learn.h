@@ -120,6 +120,13 @@ Result<InducedSkill> induce_skill(const std::vector<Demonstration>& demos,
 // to an equal skill. `notes` become comments at the top.
 std::string skill_to_yaml(const Skill& skill, const std::vector<std::string>& notes = {});
 
+// A skill from a plan that ran to the end (`ergon skills save SESSION`), so
+// the next such goal is planned offline: the plan's slots and steps, the goal
+// as description and example phrasing, with each slot value found in the goal
+// replaced by "{slot}". kInvalidInput when the plan came from a skill (there
+// is nothing new to save) or has no steps.
+Result<Skill> skill_from_plan(const Plan& plan, const std::string& name);
+
 // <workspace>/skills/drafts
 std::string skill_drafts_dir(const std::string& workspace_dir);
 

@@ -54,9 +54,14 @@ Result<std::unique_ptr<Session>> open_session(const std::string& dir, const Appr
   if (!guards) return fail(guards.error());
   s.guards = std::move(*guards);
   s.approver = pick_approver(choice, s.workspace);
-  s.engine =
-      std::make_unique<Engine>(EngineParts{&s.workspace, &s.connectors, s.store.get(),
-                                           s.approver.get(), &s.clock, &s.guards, s.vault.get()});
+  if (s.workspace.model) {
+    auto model = make_openai_client(*s.workspace.model, s.clock, *s.vault);
+    if (!model) return fail(model.error().with_context("ergon.yaml: model: "));
+    s.model = std::move(*model);
+  }
+  s.engine = std::make_unique<Engine>(EngineParts{&s.workspace, &s.connectors, s.store.get(),
+                                                  s.approver.get(), &s.clock, &s.guards,
+                                                  s.vault.get(), s.model.get()});
   if (verbose) s.engine->on_event([](const Event& e) { print_event(std::cout, e); });
   return opened;
 }

@@ -11,6 +11,7 @@
 #include "ergon/engine.h"
 #include "ergon/guard.h"
 #include "ergon/journal.h"
+#include "ergon/model.h"
 #include "ergon/vault.h"
 #include "ergon/workspace.h"
 
@@ -33,6 +34,7 @@ struct Session {
   ConnectorSet connectors;
   GuardChain guards;
   std::unique_ptr<Approver> approver;
+  std::unique_ptr<ModelClient> model;  // when ergon.yaml configures one
   std::unique_ptr<Engine> engine;
 };
 

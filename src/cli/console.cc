@@ -33,6 +33,7 @@ std::string effect_of(const Workspace& workspace, const std::string& action) {
 void print_plan(std::ostream& out, const Plan& plan, const Workspace& workspace) {
   out << fmt::format("Plan for \"{}\"\n", plan.goal);
   if (!plan.skill.empty()) out << fmt::format("  skill: {}\n", plan.skill);
+  if (!plan.planner.empty()) out << fmt::format("  planner: {}\n", plan.planner);
   for (const SlotSpec& slot : plan.slot_specs) {
     std::string value = plan.slots.contains(slot.name) ? plan.slots[slot.name].dump() : "(missing)";
     out << fmt::format("  slot {} ({}) = {}\n", slot.name, to_string(slot.type), value);
@@ -47,6 +48,11 @@ void print_plan(std::ostream& out, const Plan& plan, const Workspace& workspace)
         break;
       case StepKind::kCompute: what = "compute"; break;
       case StepKind::kAsk: what = "ask: " + step.ask; break;
+      case StepKind::kAgent:
+        what = fmt::format("agent on {}: {}", step.agent.connector, step.agent.goal);
+        if (step.agent.max_steps > 0)
+          what += fmt::format(" (at most {} actions)", step.agent.max_steps);
+        break;
     }
     out << fmt::format("  {:>2}. {:<12} {}", ++n, step.id, what);
     if (!step.for_each.empty()) out << " for each of " << step.for_each;
@@ -117,7 +123,17 @@ void print_report(std::ostream& out, const SessionReport& report) {
   if (!report.questions.empty()) {
     out << fmt::format("  answer with: ergon resume {} --slot NAME=VALUE\n", report.session);
   }
+  if (report.model.calls > 0) out << "  " << model_usage_line(report.model) << "\n";
   out << "  audit head " << report.head << "\n";
+}
+
+std::string model_usage_line(const ModelUsage& usage) {
+  std::string line = fmt::format(
+      "model: {} call{} ({} attempt{}) · {} prompt + {} completion tokens · {} ms", usage.calls,
+      usage.calls == 1 ? "" : "s", usage.attempts, usage.attempts == 1 ? "" : "s",
+      usage.prompt_tokens, usage.completion_tokens, usage.latency_ms);
+  if (usage.cost > 0) line += fmt::format(" · cost {:.4f}", usage.cost);
+  return line;
 }
 
 void print_timeline(std::ostream& out, const SessionInfo& info, const std::vector<Event>& events) {
@@ -127,8 +143,12 @@ void print_timeline(std::ostream& out, const SessionInfo& info, const std::vecto
     Json shown = e.data;
     std::string what;
     if (e.type == event::kPlanMade) {
-      what = fmt::format("{} steps, skill {}", shown["plan"]["steps"].size(),
-                         shown["plan"].value("skill", ""));
+      const Json& plan = shown["plan"];
+      std::string skill = plan.value("skill", "");
+      what =
+          fmt::format("{} steps, {}", plan["steps"].size(),
+                      !skill.empty() ? "skill " + skill
+                                     : "made by " + plan.value("planner", std::string("a file")));
     } else {
       if (shown.is_object()) {
         shown.erase("step");

@@ -44,37 +44,135 @@ Result<Plan> load_plan_file(const std::string& path) {
   return plan;
 }
 
-// The goal planned by the workspace's skills ("tomorrow" is today's
-// tomorrow); with `skill`, by that skill without ranking.
-Result<Plan> make_plan(const Workspace& workspace, const std::string& goal, const Json& slots,
-                       const std::string& skill) {
-  static const SystemClock clock;
-  SkillPlanner planner(workspace.skills, SkillPlannerOptions{}, &clock);
-  if (!skill.empty()) return planner.plan_with_skill(skill, goal, slots);
-  auto plan = planner.plan(goal, slots);
-  // "Did you mean …?" — asked here when a person is at the terminal.
-  if (plan || plan.error().code != ErrorCode::kNeedsPerson || !isatty(STDIN_FILENO)) return plan;
-  std::vector<SkillMatch> ranked = planner.rank(goal);
-  if (ranked.empty()) return plan;
-  std::cout << plan.error().message << " [y/N] " << std::flush;
-  std::string answer;
-  if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) return plan;
-  return planner.plan_with_skill(ranked.front().skill, goal, slots);
+// A plan, and the model calls that made it (journaled with it).
+struct Planned {
+  Plan plan;
+  Json model_calls = Json::array();
+};
+
+// What the model planner may use: the workspace's actions, skills, browser
+// connectors (for agent steps) and the names of its secrets.
+ModelPlannerInput planner_input(const Workspace& workspace, const Vault& vault) {
+  ModelPlannerInput input;
+  for (const ConnectorConfig& connector : workspace.connectors) {
+    for (const DeclaredAction& action : connector.actions) input.actions.push_back(&action.spec);
+    if (connector.kind == "browser") input.browser_connectors.push_back(connector.name);
+  }
+  input.skills = &workspace.skills;
+  input.secrets = secret_names(workspace, vault);
+  return input;
 }
 
+// What planning a goal may use: the workspace, its vault (the model's
+// requests are redacted with it) and its model, when one is configured.
+struct Planning {
+  const Workspace& workspace;
+  const Vault& vault;
+  ModelClient* model;  // null: skills only
+  const Clock& clock;
+};
+
+// The goal planned by the workspace's skills ("tomorrow" is today's
+// tomorrow); with `skill`, by that skill without ranking. When no skill fits
+// (or the skill planner is unsure and nobody at a terminal confirms its
+// guess), the model plans, if the workspace has one.
+Result<Planned> make_plan(const Planning& s, const std::string& goal, const Json& slots,
+                          const std::string& skill) {
+  SkillPlanner planner(s.workspace.skills, SkillPlannerOptions{}, &s.clock);
+  auto planned = [](Result<Plan> plan) -> Result<Planned> {
+    if (!plan) return fail(plan.error());
+    return Planned{std::move(*plan)};
+  };
+  if (!skill.empty()) return planned(planner.plan_with_skill(skill, goal, slots));
+  auto plan = planner.plan(goal, slots);
+  if (plan) return planned(std::move(plan));
+  ErrorCode code = plan.error().code;
+  // "Did you mean …?" — asked here when a person is at the terminal.
+  if (code == ErrorCode::kNeedsPerson && isatty(STDIN_FILENO)) {
+    std::vector<SkillMatch> ranked = planner.rank(goal);
+    if (!ranked.empty()) {
+      std::cout << plan.error().message << " [y/N] " << std::flush;
+      std::string answer;
+      if (std::getline(std::cin, answer) && (answer == "y" || answer == "yes")) {
+        return planned(planner.plan_with_skill(ranked.front().skill, goal, slots));
+      }
+    }
+  }
+  if (!s.model || (code != ErrorCode::kNotFound && code != ErrorCode::kNeedsPerson)) {
+    return fail(plan.error());
+  }
+  std::cerr << "No skill fits for sure (" << plan.error().message << ").\nAsking the model "
+            << s.model->config().model << " to plan.\n";
+  ModelPlanner model_planner(*s.model, planner_input(s.workspace, s.vault));
+  auto made = model_planner.plan(goal, slots);
+  if (ModelUsage usage = model_planner.usage(); usage.prompt_tokens + usage.completion_tokens > 0) {
+    std::cerr << model_usage_line(usage) << "\n";
+  }
+  if (!made) return fail(made.error());
+  return Planned{std::move(*made), model_planner.calls()};
+}
+
+// A plan a language model made runs only once a person has approved it:
+// at the terminal, or with --yes when none of its steps is irreversible.
+Status approve_plan(const Plan& plan, const Session& s, const ApprovalChoice& choice) {
+  if (plan.planner != "model") return {};
+  std::string irreversible;
+  for (const Step& step : plan.steps) {
+    if (step.kind != StepKind::kAction) continue;
+    auto found = s.connectors.find(step.action);
+    if (found && found->second->effect == Effect::kIrreversible) {
+      irreversible += (irreversible.empty() ? "" : ", ") + step.id + " (" + step.action + ")";
+    }
+  }
+  if ((choice.yes || choice.approver == "auto") && irreversible.empty()) {
+    std::cerr << "The model's plan has no irreversible step: approved by --yes.\n";
+    return {};
+  }
+  if (isatty(STDIN_FILENO) && choice.approver != "none") {
+    std::cerr << "A language model made this plan"
+              << (irreversible.empty() ? "" : "; irreversible steps: " + irreversible)
+              << ". Run it? [y/N] " << std::flush;
+    std::string answer;
+    if (std::getline(std::cin, answer) && (answer == "y" || answer == "yes")) return {};
+    return fail(ErrorCode::kDenied, "the plan was not approved; nothing was done");
+  }
+  if (!irreversible.empty()) {
+    return fail(ErrorCode::kNeedsPerson,
+                "a language model made this plan and it has irreversible steps (" + irreversible +
+                    "): approve it at a terminal, or review it (ergon plan --json GOAL > "
+                    "plan.json) and run it with: ergon run --plan plan.json");
+  }
+  return fail(ErrorCode::kNeedsPerson,
+              "a language model made this plan and nobody approved it: run at a terminal, or "
+              "add --yes (it has no irreversible step)");
+}
+
+// Plans without acting: needs neither the connectors nor their secrets.
 int cmd_plan(const std::string& dir, const std::string& goal, const std::string& skill,
              const std::vector<std::string>& slot_args, bool json) {
   auto workspace = load_workspace(dir);
   if (!workspace) return report_error(workspace.error());
+  auto vault = Vault::open(workspace->vault_file);
+  if (!vault) return report_error(vault.error());
+  SystemClock clock;
+  std::unique_ptr<ModelClient> model;
+  if (workspace->model) {
+    auto client = make_openai_client(*workspace->model, clock, **vault);
+    if (!client) return report_error(client.error().with_context("ergon.yaml: model: "));
+    model = std::move(*client);
+  }
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
-  auto plan = make_plan(*workspace, goal, *slots, skill);
-  if (!plan) return report_error(plan.error());
-  if (auto s = validate_plan(*plan, workspace->action_names()); !s) return report_error(s.error());
+  auto planned = make_plan({*workspace, **vault, model.get(), clock}, goal, *slots, skill);
+  if (!planned) return report_error(planned.error());
+  const Plan& plan = planned->plan;
+  if (auto ok = validate_plan(plan, workspace->action_names()); !ok) {
+    return report_error(ok.error());
+  }
   if (json) {
-    std::cout << to_json(*plan).dump(2) << "\n";
+    std::cout << to_json(plan).dump(2) << "\n";
   } else {
-    print_plan(std::cout, *plan, *workspace);
+    print_plan(std::cout, plan, *workspace);
   }
   return kExitOk;
 }
@@ -101,11 +199,20 @@ int cmd_run(const std::string& dir, const std::string& goal, const std::string& 
   Session& s = **session;
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
-  Result<Plan> plan =
-      plan_file.empty() ? make_plan(s.workspace, goal, *slots, skill) : load_plan_file(plan_file);
-  if (!plan) return report_error(plan.error());
-  if (!json) print_plan(std::cout, *plan, s.workspace);
-  return finish_session(s.engine->start(*plan, session_id), json);
+  Result<Planned> planned = Planned{};
+  if (plan_file.empty()) {
+    planned = make_plan({s.workspace, *s.vault, s.model.get(), s.clock}, goal, *slots, skill);
+  } else if (auto plan = load_plan_file(plan_file)) {
+    planned->plan = std::move(*plan);
+  } else {
+    planned = fail(plan.error());
+  }
+  if (!planned) return report_error(planned.error());
+  if (!json) print_plan(std::cout, planned->plan, s.workspace);
+  if (plan_file.empty()) {
+    if (auto ok = approve_plan(planned->plan, s, choice); !ok) return report_error(ok.error());
+  }
+  return finish_session(s.engine->start(planned->plan, session_id, planned->model_calls), json);
 }
 
 int cmd_resume(const std::string& dir, const std::string& id,

@@ -4,6 +4,7 @@
 //   ergon skills show NAME                  a skill's YAML (the draft first when both exist)
 //   ergon skills induce NAME DEMO_ID...     learn a draft from demonstrations
 //   ergon skills accept NAME                check a draft and make it a skill
+//   ergon skills save SESSION [--name N]    keep a finished session's plan (a model's) as a skill
 // Drafts live in skills/drafts/, which load_workspace does not read: the
 // planner never plans with a skill a person has not accepted.
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <system_error>
 #include <vector>
 
+#include "cli/app.h"
 #include "cli/commands.h"
 #include "core/internal/yaml_json.h"
 #include "ergon/clock.h"
@@ -29,6 +31,7 @@ namespace fs = std::filesystem;
 
 struct SkillsArgs {
   std::string name;
+  std::string session;
   std::vector<std::string> demos;
   std::string description;
   bool force = false;
@@ -255,6 +258,35 @@ int cmd_induce(const std::string& dir, const SkillsArgs& args) {
   return kExitOk;
 }
 
+// Writes skills/NAME.yaml (replacing `existing`, a file of the same skill
+// under another name, when given) and checks the workspace still loads;
+// otherwise puts everything back as it was.
+Status install(const fs::path& root, const std::string& name, const std::string& text,
+               const SkillFile* existing) {
+  std::error_code ec;
+  const fs::path target = root / "skills" / (name + ".yaml");
+  // Keep what is replaced until the workspace loads with the new skill.
+  std::string previous_target = fs::exists(target, ec) ? read_text(target) : "";
+  std::string previous_other;
+  if (existing && existing->path != target) previous_other = read_text(existing->path);
+  if (auto ok = internal::write_file_atomically(target, text); !ok) return ok;
+  if (existing && existing->path != target) fs::remove(existing->path, ec);
+  auto check = load_workspace(root.string());
+  if (!check) {
+    // Put everything back as it was.
+    if (previous_target.empty()) {
+      fs::remove(target, ec);
+    } else {
+      (void)internal::write_file_atomically(target, previous_target);
+    }
+    if (!previous_other.empty())
+      (void)internal::write_file_atomically(existing->path, previous_other);
+    return fail(check.error().with_context("the workspace does not load with skill '" + name +
+                                           "', so it was not saved: "));
+  }
+  return {};
+}
+
 int cmd_accept(const std::string& dir, const SkillsArgs& args) {
   auto root = workspace_root(dir);
   if (!root) return report(root.error());
@@ -287,11 +319,6 @@ int cmd_accept(const std::string& dir, const SkillsArgs& args) {
     return usage_error("skill '" + args.name + "' is already accepted (" + existing->label +
                        ") — pass --force to replace it with the draft");
   }
-  const fs::path target = *root / "skills" / (args.name + ".yaml");
-  // Keep what is replaced until the workspace loads with the new skill.
-  std::string previous_target = fs::exists(target, ec) ? read_text(target) : "";
-  std::string previous_other;
-  if (existing && existing->path != target) previous_other = read_text(existing->path);
   // The draft's header ("Draft skill ..., review it, then accept it") is done with.
   std::string text = read_text(draft);
   std::string kept;
@@ -303,25 +330,83 @@ int cmd_accept(const std::string& dir, const SkillsArgs& args) {
       continue;
     kept += line;
   }
-  if (auto ok = internal::write_file_atomically(target, kept); !ok) return report(ok.error());
-  if (existing && existing->path != target) fs::remove(existing->path, ec);
-  auto check = load_workspace(root->string());
-  if (!check) {
-    // Put everything back as it was.
-    if (previous_target.empty()) {
-      fs::remove(target, ec);
-    } else {
-      (void)internal::write_file_atomically(target, previous_target);
-    }
-    if (!previous_other.empty())
-      (void)internal::write_file_atomically(existing->path, previous_other);
-    return report(check.error().with_context("the workspace does not load with skill '" +
-                                             args.name + "', so it was not accepted: "));
-  }
+  if (auto ok = install(*root, args.name, kept, existing); !ok) return report(ok.error());
   fs::remove(draft, ec);
   std::cout << "accepted " << args.name << ": skills/" << args.name << ".yaml ("
             << skill->steps.size() << " steps, " << skill->slots.size()
             << " slots); the planner uses it from now on\n";
+  return kExitOk;
+}
+
+// "Stop the idle dev instances in eu-west" -> "stop-the-idle-dev"
+std::string name_from_goal(const std::string& goal) {
+  std::string name;
+  int words = 0;
+  bool gap = false;
+  for (char c : goal) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalpha(u)) {
+      if (gap && !name.empty()) {
+        if (++words == 4) break;
+        name += '-';
+      }
+      name += static_cast<char>(std::tolower(u));
+      gap = false;
+    } else {
+      gap = true;
+    }
+  }
+  return name.empty() ? "saved-plan" : name;
+}
+
+int cmd_save(const std::string& dir, const SkillsArgs& args) {
+  auto root = workspace_root(dir);
+  if (!root) return report(root.error());
+  auto opened = open_store(root->string());
+  if (!opened) return report(opened.error());
+  Store& store = *(*opened)->store;
+  auto info = store.session(args.session);
+  if (!info) return report(info.error());
+  if (info->status != SessionStatus::kDone) {
+    return usage_error("session " + args.session + " is " + to_string(info->status) +
+                       ": only a plan that ran to the end is saved as a skill");
+  }
+  auto events = store.events(args.session);
+  if (!events) return report(events.error());
+  if (auto ok = verify_chain(*events); !ok) {
+    return report(ok.error().with_context("session " + args.session + "'s journal: "));
+  }
+  std::optional<Plan> plan;
+  for (const Event& e : *events) {
+    if (e.type != event::kPlanMade) continue;
+    auto parsed = plan_from_json(e.data.value("plan", Json()));
+    if (!parsed) return report(parsed.error().with_context("journal: plan_made: "));
+    plan = std::move(*parsed);
+  }
+  if (!plan) return usage_error("session " + args.session + " has no plan in its journal");
+  std::string name = args.name.empty() ? name_from_goal(plan->goal) : args.name;
+  if (!valid_name(name)) {
+    return usage_error("'" + name +
+                       "' is not a valid skill name — use lower-case letters, digits and '-'");
+  }
+  auto accepted = skill_files(*root, *root / "skills", false);
+  const SkillFile* existing = find_skill(accepted, name);
+  if (existing && !args.force) {
+    return usage_error("skill '" + name + "' already exists (" + existing->label +
+                       ") — pick another with --name, or pass --force to replace it");
+  }
+  auto skill = skill_from_plan(*plan, name);
+  if (!skill) return report(skill.error().with_context("session " + args.session + ": "));
+  std::vector<std::string> notes = {
+      "Saved from session " + args.session + " (" +
+      (plan->planner.empty() ? "a plan file" : "planned by the " + plan->planner) +
+      "), which ran to the end."};
+  if (auto ok = install(*root, name, skill_to_yaml(*skill, notes), existing); !ok) {
+    return report(ok.error());
+  }
+  std::cout << "saved " << name << ": skills/" << name << ".yaml (" << skill->steps.size()
+            << " steps, " << skill->slots.size() << " slots, example \"" << skill->examples.front()
+            << "\"); the planner uses it from now on, no model needed\n";
   return kExitOk;
 }
 
@@ -347,6 +432,11 @@ void register_skills(CLI::App& app, Commands& commands) {
       skills->add_subcommand("accept", "check a draft against the workspace and make it a skill");
   accept->add_option("name", args->name, "draft name (skills/drafts/NAME.yaml)")->required();
   accept->add_flag("--force", args->force, "replace an accepted skill of the same name");
+  CLI::App* save = skills->add_subcommand(
+      "save", "keep the plan of a finished session (e.g. one a model made) as a skill");
+  save->add_option("session", args->session, "session id (ergon sessions)")->required();
+  save->add_option("--name", args->name, "skill name (default: from the goal's first words)");
+  save->add_flag("--force", args->force, "replace a skill of the same name");
 
   const Commands* all = &commands;
   commands.add(skills, [=] {
@@ -355,6 +445,7 @@ void register_skills(CLI::App& app, Commands& commands) {
     if (*show) return cmd_show(dir, args->name);
     if (*induce) return cmd_induce(dir, *args);
     if (*accept) return cmd_accept(dir, *args);
+    if (*save) return cmd_save(dir, *args);
     return kExitUsage;
   });
 }

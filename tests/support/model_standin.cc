@@ -92,8 +92,10 @@ std::vector<std::string> readable_texts(const std::string& user) {
   return texts;
 }
 
-// The index N of the first line "[N] <role> 'LABEL'..." in `texts`; -1 when none.
-int element_index(const std::vector<std::string>& texts, const std::string& label) {
+// The index N of the first line "[N] <role> 'LABEL'..." in `texts` (of that
+// role when `role` is not empty); -1 when none.
+int element_index(const std::vector<std::string>& texts, const std::string& role,
+                  const std::string& label) {
   std::string quoted = "'";
   for (char c : label) {
     if (c == '\'' || c == '\\') quoted += '\\';  // as the observation escapes them
@@ -111,18 +113,19 @@ int element_index(const std::vector<std::string>& texts, const std::string& labe
         continue;
       size_t role_end = line.find(' ', close + 2);
       if (role_end == std::string::npos) continue;
+      if (!role.empty() && line.compare(close + 2, role_end - close - 2, role) != 0) continue;
       if (line.compare(role_end + 1, quoted.size(), quoted) == 0) return std::stoi(digits);
     }
   }
   return -1;
 }
 
-// Replaces each "{{element:LABEL}}" in `content` by the index of the element
-// labelled LABEL in the observation of `user`; the first unresolved
-// reference is named in `unresolved`.
+// Replaces each "{{element:LABEL}}" (any role) or "{{element@ROLE:LABEL}}" in
+// `content` by the index of the element labelled LABEL in the observation of
+// `user`; the first unresolved reference is named in `unresolved`.
 std::string resolve_element_refs(const std::string& content, const std::string& user,
                                  std::string& unresolved) {
-  static const std::string kOpen = "{{element:";
+  static const std::string kOpen = "{{element";
   if (content.find(kOpen) == std::string::npos) return content;
   const std::vector<std::string> texts = readable_texts(user);
   std::string out;
@@ -131,8 +134,18 @@ std::string resolve_element_refs(const std::string& content, const std::string& 
        open = content.find(kOpen, at)) {
     size_t close = content.find("}}", open + kOpen.size());
     if (close == std::string::npos) break;
-    std::string label = content.substr(open + kOpen.size(), close - open - kOpen.size());
-    int index = element_index(texts, label);
+    std::string inner = content.substr(open + kOpen.size(), close - open - kOpen.size());
+    std::string role;
+    if (inner.starts_with("@") && inner.find(':') != std::string::npos) {
+      role = inner.substr(1, inner.find(':') - 1);
+      inner = inner.substr(inner.find(':'));
+    }
+    if (!inner.starts_with(":")) {  // not a reference: kept as written
+      out += content.substr(at, close + 2 - at);
+      at = close + 2;
+      continue;
+    }
+    int index = element_index(texts, role, inner.substr(1));
     if (index < 0) {
       unresolved = content.substr(open, close + 2 - open);
       return content;

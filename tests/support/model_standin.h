@@ -17,8 +17,9 @@ struct ModelReply {
   // The assistant message's content (a JSON text for structured answers; any
   // text, even invalid JSON, is sent as given). Each "{{element:LABEL}}" in it
   // becomes the index N of the first line "[N] <role> 'LABEL'..." of the
-  // observation in the request's last user message (recorded answers cannot
-  // know element indices); an unresolved reference answers 500 naming it.
+  // observation in the request's last user message ("{{element@ROLE:LABEL}}":
+  // of that role), as recorded answers cannot know element indices; an
+  // unresolved reference answers 500 naming it.
   std::string content;
   Json tool_calls = nullptr;  // OpenAI tool_calls array, when the answer calls tools
   std::string finish_reason = "stop";
