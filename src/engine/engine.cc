@@ -743,7 +743,11 @@ class Engine::Run {
       auto result = results_.find(key);
       past.ok = result != results_.end();
       past.outcome = past.ok ? truncate(result->second.dump()) : "failed";
-      if (in_flight_.contains(key)) unfinished = ActionCall{past.action, past.args, ""};
+      // Cut short by a crash, or waiting for the person whose answer came
+      // with this resume: either way the turn's call goes on.
+      if (in_flight_.contains(key) || (!past.ok && answers_.contains(person_slot(key)))) {
+        unfinished = ActionCall{past.action, past.args, ""};
+      }
       state.history.push_back(std::move(past));
     }
     if (unfinished) {

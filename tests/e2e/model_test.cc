@@ -250,6 +250,15 @@ TEST_F(ModelCloudTest, InvalidAnswerIsRepairedWithTheValidatorsError) {
   EXPECT_EQ(made[0]["model_calls"][0]["ok"], false);
   EXPECT_EQ(made[0]["model_calls"][1]["purpose"], "repair");
   EXPECT_EQ(made[0]["model_calls"][1]["ok"], true);
+  // Latency and attempts in the report are the journaled calls' summed.
+  int64_t latency = 0, attempts = 0;
+  for (const Json& call : made[0]["model_calls"]) {
+    latency += call["usage"]["latency_ms"].get<int64_t>();
+    attempts += call["usage"]["attempts"].get<int64_t>();
+  }
+  EXPECT_EQ(report["model"]["latency_ms"], latency);
+  EXPECT_EQ(report["model"]["attempts"], attempts);
+  EXPECT_EQ(attempts, 2);
 }
 
 TEST_F(ModelCloudTest, PlanStillInvalidAfterTheCorrectionsRunsNothing) {

@@ -52,6 +52,9 @@ class PageConnector final : public Connector {
                 {"targets", targets}};
   }
   Result<Json> execute(const ActionCall& call) override {
+    if (ask_first && call.person_answer.empty()) {
+      return fail(ErrorCode::kNeedsPerson, "two elements look like 'Next': answer 1 or 2");
+    }
     executed.push_back(call);
     std::string label = call.args.value("target", Json::object()).value("text", "");
     if (label == "Next") ++page;
@@ -69,6 +72,7 @@ class PageConnector final : public Connector {
   std::string page_text = "Welcome";
   int page = 1;
   bool transferred = false;
+  bool ask_first = false;  // execute() needs a person's answer first
   std::vector<ActionCall> executed;
 
  private:
@@ -325,6 +329,33 @@ TEST_F(AgentEngineTest, ASecretOnThePageNeverReachesTheModel) {
   ASSERT_EQ(guarded.requests().size(), 1u);
   EXPECT_TRUE(guarded.leaks().empty()) << guarded.leaks().front();
   EXPECT_NE(guarded.requests()[0].dump().find("***"), std::string::npos);
+}
+
+TEST_F(AgentEngineTest, AWaitingTurnGoesOnWithThePersonsAnswerAfterResume) {
+  page_->ask_first = true;
+  model_.add(reply(click(0)));
+  auto nobody = make_deny_approver("nobody here");
+  auto waiting = engine(*nobody).start(agent_plan(), "s-wait");
+  ASSERT_TRUE(waiting) << waiting.error().message;
+  ASSERT_EQ(waiting->status, SessionStatus::kWaiting) << waiting->error;
+  ASSERT_EQ(waiting->questions.size(), 1u);
+  EXPECT_EQ(waiting->questions[0].slot, "person:browse:0");
+  EXPECT_TRUE(page_->executed.empty());
+
+  // The person answers through resume: the same turn's call is sent with the
+  // answer, without asking the model again; then the model finishes.
+  model_.add(reply(done("on page 2")));
+  auto approver = make_auto_approver();
+  auto resumed = engine(*approver).resume("s-wait", {{"person:browse:0", "1"}});
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  EXPECT_EQ(resumed->status, SessionStatus::kDone) << resumed->error;
+  ASSERT_EQ(page_->executed.size(), 1u);
+  EXPECT_EQ(page_->executed[0].person_answer, "1");
+  EXPECT_EQ(page_->page, 2);
+  EXPECT_EQ(model_.requests().size(), 2u);
+  // Both runs' model calls are in the report of the resumed session.
+  EXPECT_EQ(resumed->model.calls, 2);
+  EXPECT_TRUE(verify_chain(events("s-wait")));
 }
 
 }  // namespace
