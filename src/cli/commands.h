@@ -43,5 +43,8 @@ void register_call(CLI::App& app, Commands& commands);
 void register_skills(CLI::App& app, Commands& commands);
 // ergon train: learn grounding weights from the recorded pages (src/cli/train.cc).
 void register_train(CLI::App& app, Commands& commands);
+// ergon serve [--listen HOST] [--port N] [--workers N]; ergon serve token add
+// NAME --role ROLE (src/cli/serve.cc).
+void register_serve(CLI::App& app, Commands& commands);
 
 }  // namespace ergon::cli

@@ -366,6 +366,7 @@ int main(int argc, char** argv) {
   register_call(app, commands);
   register_skills(app, commands);
   register_train(app, commands);
+  register_serve(app, commands);
 
   try {
     app.parse(argc, argv);

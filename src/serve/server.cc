@@ -1,0 +1,835 @@
+// The HTTP API of `ergon serve`: routes, authentication, the worker pool that
+// runs sessions, and the approvals queue that blocks a worker until a person
+// decides.
+#include <httplib.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "ergon/engine.h"
+#include "ergon/planner.h"
+#include "ergon/serve.h"
+#include "ergon/workspace.h"
+#include "serve/internal/fenced_store.h"
+#include "serve/internal/metrics.h"
+
+namespace ergon {
+
+using serve_internal::FencedStore;
+using serve_internal::Metrics;
+
+namespace {
+
+std::string random_hex(size_t bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1) {
+    std::random_device device;
+    for (auto& b : buffer) b = static_cast<unsigned char>(device());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : buffer) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+void send_json(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, {{"error", message}});
+}
+
+int http_status_for(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kInvalidInput: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kNeedsPerson: return 422;
+    case ErrorCode::kDenied: return 403;
+    case ErrorCode::kFailedPrecondition: return 409;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout: return 503;
+    default: return 500;
+  }
+}
+
+bool final_status(SessionStatus status) {
+  return status == SessionStatus::kDone || status == SessionStatus::kFailed ||
+         status == SessionStatus::kAborted;
+}
+
+Json event_json(const Event& e) {
+  Json row = e.body();
+  row["prev_hash"] = e.prev_hash;
+  row["hash"] = e.hash;
+  return row;
+}
+
+}  // namespace
+
+// An approval a worker waits on. Guarded by Server::Impl::mu_.
+struct PendingApproval {
+  std::string id;
+  ApprovalRequest request;
+  std::string hash;
+  int64_t created_ms = 0;
+  bool decided = false;
+  ApprovalDecision decision;
+
+  Json to_json() const {
+    return {{"id", id},
+            {"session", request.session},
+            {"step", request.step},
+            {"action", request.action},
+            {"effect", ergon::to_string(request.effect)},
+            {"args", request.args},
+            {"reason", request.reason},
+            {"preview", request.preview},
+            {"needs_person", request.needs_person},
+            {"created_ms", created_ms},
+            {"hash", hash}};
+  }
+};
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {
+    clock_ = options_.clock ? options_.clock : &system_clock_;
+  }
+
+  Status start();
+  void stop();
+  const std::string& host() const { return options_.host; }
+
+  int port_ = 0;
+
+ private:
+  // What the server knows of a session beyond its journal.
+  struct SessionEntry {
+    std::string creator;
+    bool busy = false;  // queued or running on a worker
+    bool cancel_requested = false;
+    std::string cancelled_by;
+    Json report;  // the last report of a run here
+    std::string error;
+  };
+
+  // A worker thread and what its engine uses alone; the workspace, vault and
+  // store are shared.
+  struct Worker {
+    ConnectorSet connectors;
+    GuardChain guards;
+    std::unique_ptr<FencedStore> store;
+    std::unique_ptr<Approver> approver;
+    std::unique_ptr<Engine> engine;
+    std::thread thread;
+  };
+
+  class PoolApprover final : public Approver {
+   public:
+    explicit PoolApprover(Impl& server) : server_(server) {}
+    Result<ApprovalDecision> approve(const ApprovalRequest& request) override {
+      return server_.ask(request);
+    }
+    Result<std::string> answer(const QuestionRequest&) override {
+      return fail(ErrorCode::kUnavailable, "answer through POST /v1/sessions/{id}/answers");
+    }
+
+   private:
+    Impl& server_;
+  };
+
+  using Job = std::function<void(Worker&)>;
+
+  Result<ApprovalDecision> ask(const ApprovalRequest& request);
+  void enqueue(const std::string& session, Job job);
+  void work(Worker& worker);
+  void finished(const std::string& session, const Result<SessionReport>& report);
+  void observe(const Event& event);
+  void save_creators();  // guarded by mu_
+  void load_creators();
+
+  // Authenticates the request; on failure answers 401/403 and returns nullopt.
+  std::optional<ApiToken> authorize(const httplib::Request& req, httplib::Response& res, Role need);
+  void routes();
+  void create_session(const ApiToken& who, const httplib::Request& req, httplib::Response& res);
+  void get_session(const std::string& id, httplib::Response& res);
+  void answer_session(const std::string& id, const ApiToken& who, const httplib::Request& req,
+                      httplib::Response& res);
+  void cancel_session(const std::string& id, const ApiToken& who, httplib::Response& res);
+  void decide(const std::string& id, const ApiToken& who, const httplib::Request& req,
+              httplib::Response& res);
+  void events(const std::string& id, const httplib::Request& req, httplib::Response& res);
+  void audit(const std::string& id, httplib::Response& res);
+  std::string metrics_text();
+
+  // constant after start():
+  ServerOptions options_;
+  SystemClock system_clock_;
+  Clock* clock_ = nullptr;
+  Workspace workspace_;
+  std::unique_ptr<Vault> vault_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<SkillPlanner> planner_;
+  std::vector<ApiToken> tokens_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread listener_;
+  Metrics metrics_;
+
+  std::mutex mu_;
+  std::condition_variable approvals_cv_;  // an approval was decided, or stopping
+  std::condition_variable jobs_cv_;       // a job was queued, or stopping
+  std::condition_variable events_cv_;     // an event was recorded, or stopping
+  // guarded by mu_:
+  bool stopping_ = false;
+  bool started_ = false;
+  std::deque<std::pair<std::string, Job>> jobs_;
+  std::map<std::string, SessionEntry> sessions_;
+  std::map<std::string, std::shared_ptr<PendingApproval>> approvals_;
+};
+
+Status Server::Impl::start() {
+  auto workspace = load_workspace(options_.workspace_dir);
+  if (!workspace) return fail(workspace.error());
+  workspace_ = std::move(*workspace);
+  if (options_.tokens_file.empty()) options_.tokens_file = default_tokens_path(workspace_.dir);
+  auto tokens = load_tokens(options_.tokens_file);
+  if (!tokens) return fail(tokens.error());
+  tokens_ = std::move(*tokens);
+  auto vault = Vault::open(workspace_.vault_file);
+  if (!vault) return fail(vault.error());
+  vault_ = std::move(*vault);
+  auto store = open_sqlite_store(workspace_.store_path, *clock_);
+  if (!store) return fail(store.error());
+  store_ = std::move(*store);
+  planner_ = std::make_unique<SkillPlanner>(workspace_.skills, SkillPlannerOptions{}, clock_);
+  load_creators();
+
+  int count = std::max(1, options_.workers);
+  for (int i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>();
+    // Each worker has its own connectors (a browser connector is one page)
+    // and guard chain; the engine is one session at a time.
+    auto connectors = build_connectors(workspace_, *vault_);
+    if (!connectors) return fail(connectors.error());
+    worker->connectors = std::move(*connectors);
+    auto guards = make_guard_chain(workspace_.guards, workspace_.policy);
+    if (!guards) return fail(guards.error());
+    worker->guards = std::move(*guards);
+    worker->store = std::make_unique<FencedStore>(*store_);
+    worker->approver = std::make_unique<PoolApprover>(*this);
+    worker->engine = std::make_unique<Engine>(
+        EngineParts{&workspace_, &worker->connectors, worker->store.get(), worker->approver.get(),
+                    clock_, &worker->guards, vault_.get(), nullptr});
+    worker->engine->on_event([this](const Event& e) { observe(e); });
+    workers_.push_back(std::move(worker));
+  }
+
+  http_ = std::make_unique<httplib::Server>();
+  http_->set_payload_max_length(options_.max_body_bytes);
+  // Event streams hold a thread each for as long as they are open.
+  http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
+  routes();
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+    if (port_ <= 0) {
+      return fail(ErrorCode::kUnavailable, "cannot listen on " + options_.host + " (any port)");
+    }
+  } else {
+    if (!http_->bind_to_port(options_.host, options_.port)) {
+      return fail(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                               std::to_string(options_.port) +
+                                               " — is the port in use? Choose another with --port");
+    }
+    port_ = options_.port;
+  }
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+  }
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    w->thread = std::thread([this, w] { work(*w); });
+  }
+  // Sessions that were running when the last server stopped (or crashed)
+  // resume from their journal; an approval they waited for is asked again.
+  auto list = store_->sessions();
+  if (list) {
+    for (const SessionInfo& info : *list) {
+      if (info.status != SessionStatus::kRunning) continue;
+      std::string id = info.id;
+      enqueue(id, [this, id](Worker& w) { finished(id, w.engine->resume(id)); });
+    }
+  }
+  listener_ = std::thread([this] { http_->listen_after_bind(); });
+  return {};
+}
+
+void Server::Impl::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!started_ || stopping_) return;
+    // Fenced first: a session whose approval is cut short writes nothing
+    // more, and resumes on the next start as it stands.
+    for (auto& worker : workers_) worker->store->fence();
+    stopping_ = true;
+  }
+  approvals_cv_.notify_all();
+  jobs_cv_.notify_all();
+  events_cv_.notify_all();
+  if (http_) http_->stop();
+  if (listener_.joinable()) listener_.join();
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return fail(ErrorCode::kUnavailable, "the server is stopping");
+  SessionEntry& entry = sessions_[request.session];
+  if (entry.cancel_requested) {
+    return ApprovalDecision{ApprovalAnswer::kNo, entry.cancelled_by, "the session was cancelled"};
+  }
+  auto pending = std::make_shared<PendingApproval>();
+  pending->id = "a-" + random_hex(8);
+  pending->request = request;
+  pending->created_ms = clock_->now_ms();
+  // The exact action shown: approving binds to it.
+  pending->hash = sha256_hex(canonical_json({{"session", request.session},
+                                             {"step", request.step},
+                                             {"action", request.action},
+                                             {"args", request.args}}));
+  approvals_[pending->id] = pending;
+  events_cv_.notify_all();
+  approvals_cv_.wait(lock, [&] { return pending->decided || stopping_; });
+  approvals_.erase(pending->id);
+  if (!pending->decided) {
+    return fail(ErrorCode::kUnavailable, "the server stopped while the approval was pending");
+  }
+  metrics_.approval_decided(static_cast<double>(clock_->now_ms() - pending->created_ms) / 1000.0);
+  return pending->decision;
+}
+
+void Server::Impl::enqueue(const std::string& session, Job job) {
+  {
+    std::lock_guard lock(mu_);
+    sessions_[session].busy = true;
+    jobs_.emplace_back(session, std::move(job));
+  }
+  jobs_cv_.notify_one();
+}
+
+void Server::Impl::work(Worker& worker) {
+  while (true) {
+    std::pair<std::string, Job> job;
+    {
+      std::unique_lock lock(mu_);
+      jobs_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job.second(worker);
+  }
+}
+
+void Server::Impl::finished(const std::string& session, const Result<SessionReport>& report) {
+  {
+    std::lock_guard lock(mu_);
+    SessionEntry& entry = sessions_[session];
+    entry.busy = false;
+    if (report) {
+      entry.report = to_json(*report);
+      entry.error.clear();
+    } else if (!stopping_) {
+      entry.error = report.error().message;
+    }
+  }
+  events_cv_.notify_all();
+}
+
+void Server::Impl::observe(const Event& event) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+  }
+  metrics_.observe(event, clock_->now_ms());
+  events_cv_.notify_all();
+}
+
+// Who created each session, for four-eyes after a restart:
+// <workspace>/.ergon/serve-sessions.json.
+void Server::Impl::save_creators() {
+  Json out = Json::object();
+  for (const auto& [id, entry] : sessions_) {
+    if (!entry.creator.empty()) out[id] = {{"creator", entry.creator}};
+  }
+  std::filesystem::path path =
+      std::filesystem::path(workspace_.store_path).parent_path() / "serve-sessions.json";
+  std::string tmp = path.string() + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << out.dump() << "\n";
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+void Server::Impl::load_creators() {
+  std::filesystem::path path =
+      std::filesystem::path(workspace_.store_path).parent_path() / "serve-sessions.json";
+  std::ifstream in(path);
+  if (!in) return;
+  std::stringstream text;
+  text << in.rdbuf();
+  Json json = Json::parse(text.str(), nullptr, false);
+  if (!json.is_object()) return;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, row] : json.items()) {
+    if (row.is_object()) sessions_[id].creator = row.value("creator", std::string());
+  }
+}
+
+std::optional<ApiToken> Server::Impl::authorize(const httplib::Request& req, httplib::Response& res,
+                                                Role need) {
+  std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!header.starts_with(kBearer)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "missing bearer token: send Authorization: Bearer <token>");
+    return std::nullopt;
+  }
+  std::string hash = sha256_hex(std::string_view(header).substr(kBearer.size()));
+  for (const ApiToken& token : tokens_) {
+    if (token.hash != hash) continue;
+    if (static_cast<int>(token.role) < static_cast<int>(need)) {
+      send_error(res, 403,
+                 "token '" + token.name + "' has role " + to_string(token.role) + "; this needs " +
+                     to_string(need) + " or above");
+      return std::nullopt;
+    }
+    return token;
+  }
+  res.set_header("WWW-Authenticate", "Bearer");
+  send_error(res, 401, "unknown token");
+  return std::nullopt;
+}
+
+void Server::Impl::routes() {
+  httplib::Server& s = *http_;
+  s.Post("/v1/sessions", [this](const httplib::Request& req, httplib::Response& res) {
+    if (auto who = authorize(req, res, Role::kOperator)) create_session(*who, req, res);
+  });
+  s.Get("/v1/sessions", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(req, res, Role::kViewer)) return;
+    auto list = store_->sessions();
+    if (!list) return send_error(res, 500, list.error().message);
+    Json out = Json::array();
+    std::lock_guard lock(mu_);
+    for (const SessionInfo& i : *list) {
+      auto entry = sessions_.find(i.id);
+      out.push_back({{"id", i.id},
+                     {"goal", i.goal},
+                     {"status", to_string(i.status)},
+                     {"busy", entry != sessions_.end() && entry->second.busy},
+                     {"created_ms", i.created_ms},
+                     {"updated_ms", i.updated_ms},
+                     {"events", i.events}});
+    }
+    send_json(res, 200, {{"sessions", out}});
+  });
+  s.Get(R"(/v1/sessions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (authorize(req, res, Role::kViewer)) get_session(req.matches[1], res);
+  });
+  s.Post(R"(/v1/sessions/([^/]+)/answers)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (auto who = authorize(req, res, Role::kOperator)) {
+             answer_session(req.matches[1], *who, req, res);
+           }
+         });
+  s.Post(R"(/v1/sessions/([^/]+)/cancel)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (auto who = authorize(req, res, Role::kOperator)) {
+             cancel_session(req.matches[1], *who, res);
+           }
+         });
+  s.Get(R"(/v1/sessions/([^/]+)/events)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (authorize(req, res, Role::kViewer)) events(req.matches[1], req, res);
+        });
+  s.Get(R"(/v1/sessions/([^/]+)/audit)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (authorize(req, res, Role::kViewer)) audit(req.matches[1], res);
+        });
+  s.Get("/v1/approvals", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(req, res, Role::kViewer)) return;
+    Json out = Json::array();
+    std::lock_guard lock(mu_);
+    for (const auto& [id, pending] : approvals_) out.push_back(pending->to_json());
+    send_json(res, 200, {{"approvals", out}});
+  });
+  s.Post(R"(/v1/approvals/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (auto who = authorize(req, res, Role::kApprover)) decide(req.matches[1], *who, req, res);
+  });
+  s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(req, res, Role::kViewer)) return;
+    res.set_content(metrics_text(), "text/plain; version=0.0.4");
+  });
+}
+
+void Server::Impl::create_session(const ApiToken& who, const httplib::Request& req,
+                                  httplib::Response& res) {
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return send_error(res, 400,
+                      "the body must be a JSON object: {\"goal\": \"...\"} or {\"plan\": {...}}");
+  }
+  Json slots = body.value("slots", Json::object());
+  if (!slots.is_object()) return send_error(res, 400, "slots: expected an object {name: value}");
+  bool has_goal = body.contains("goal") && body["goal"].is_string();
+  bool has_plan = body.contains("plan") && body["plan"].is_object();
+  if (has_goal == has_plan) {
+    return send_error(res, 400, "give either \"goal\" (a string) or \"plan\" (an object)");
+  }
+  Result<Plan> plan = fail(ErrorCode::kInternal, "");
+  if (has_goal) {
+    // TODO(serve): when ergon.yaml has `model:`, fall back to the model
+    // planner (its plan then needs a person's approval before it runs).
+    plan = planner_->plan(body["goal"].get<std::string>(), slots);
+  } else {
+    plan = plan_from_json(body["plan"]);
+    if (plan) {
+      for (const auto& [name, value] : slots.items()) plan->slots[name] = value;
+    }
+  }
+  if (!plan) return send_error(res, http_status_for(plan.error()), plan.error().message);
+  if (auto ok = validate_plan(*plan, workspace_.action_names()); !ok) {
+    return send_error(res, 400, ok.error().message);
+  }
+  std::string id = new_session_id();
+  {
+    std::lock_guard lock(mu_);
+    sessions_[id].creator = who.name;
+    save_creators();
+  }
+  auto shared = std::make_shared<Plan>(std::move(*plan));
+  enqueue(id, [this, id, shared](Worker& w) { finished(id, w.engine->start(*shared, id)); });
+  send_json(res, 201, {{"id", id}, {"skill", shared->skill}, {"planner", shared->planner}});
+}
+
+void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
+  Json out = {{"id", id}};
+  auto info = store_->session(id);
+  Json entry_report;
+  std::string entry_error;
+  bool busy = false;
+  Json pending = Json::array();
+  {
+    std::lock_guard lock(mu_);
+    auto entry = sessions_.find(id);
+    if (entry != sessions_.end()) {
+      busy = entry->second.busy;
+      entry_report = entry->second.report;
+      entry_error = entry->second.error;
+      out["creator"] = entry->second.creator;
+    }
+    for (const auto& [aid, approval] : approvals_) {
+      if (approval->request.session == id) pending.push_back(approval->to_json());
+    }
+    if (!info && !busy) return send_error(res, 404, "no session " + id);
+  }
+  if (!info) {
+    out["status"] = "queued";
+    out["busy"] = true;
+    out["steps"] = Json::object();
+    out["approvals"] = pending;
+    return send_json(res, 200, out);
+  }
+  out["goal"] = info->goal;
+  out["status"] = to_string(info->status);
+  out["busy"] = busy;
+  out["created_ms"] = info->created_ms;
+  out["updated_ms"] = info->updated_ms;
+  out["events"] = info->events;
+  out["head"] = info->head;
+  auto events = store_->events(id);
+  if (!events) return send_error(res, 500, events.error().message);
+  Json steps = Json::object();
+  Json questions = Json::object();
+  Json report = entry_report;
+  for (const Event& e : *events) {
+    const Json& d = e.data;
+    if (e.type == event::kStepState) {
+      std::string step = d.value("step", std::string());
+      int item = d.value("item", -1);
+      Json state = {{"state", d.value("state", std::string())}};
+      for (const char* key : {"detail", "error"}) {
+        if (d.contains(key)) state[key] = d[key];
+      }
+      if (item < 0) {
+        Json items = steps.contains(step) && steps[step].contains("items") ? steps[step]["items"]
+                                                                           : Json::object();
+        steps[step] = state;
+        if (!items.empty()) steps[step]["items"] = items;
+      } else {
+        steps[step]["items"][std::to_string(item)] = state;
+      }
+    } else if (e.type == event::kQuestion) {
+      questions[d.value("slot", std::string())] = d.value("text", std::string());
+    } else if (e.type == event::kAnswer) {
+      questions.erase(d.value("slot", std::string()));
+    } else if (e.type == event::kSessionEnded && report.is_null()) {
+      report = d.value("report", Json());
+      if (d.contains("error")) out["error"] = d["error"];
+    }
+  }
+  out["steps"] = steps;
+  Json open = Json::array();
+  if (info->status == SessionStatus::kWaiting) {
+    for (const auto& [slot, text] : questions.items())
+      open.push_back({{"slot", slot}, {"text", text}});
+  }
+  out["questions"] = open;
+  out["approvals"] = pending;
+  out["report"] = report;
+  if (!entry_error.empty()) out["error"] = entry_error;
+  send_json(res, 200, out);
+}
+
+void Server::Impl::answer_session(const std::string& id, const ApiToken&,
+                                  const httplib::Request& req, httplib::Response& res) {
+  Json answers = Json::parse(req.body, nullptr, false);
+  if (answers.is_discarded() || !answers.is_object() || answers.empty()) {
+    return send_error(res, 400, "the body must be a JSON object {slot: value}");
+  }
+  auto info = store_->session(id);
+  if (!info) return send_error(res, 404, "no session " + id);
+  {
+    std::lock_guard lock(mu_);
+    if (sessions_[id].busy) return send_error(res, 409, "session " + id + " is running");
+  }
+  if (info->status != SessionStatus::kWaiting) {
+    return send_error(
+        res, 409, "session " + id + " is " + to_string(info->status) + ", not waiting for answers");
+  }
+  enqueue(id, [this, id, answers](Worker& w) { finished(id, w.engine->resume(id, answers)); });
+  send_json(res, 202, {{"id", id}, {"resumed", true}});
+}
+
+void Server::Impl::cancel_session(const std::string& id, const ApiToken& who,
+                                  httplib::Response& res) {
+  auto info = store_->session(id);
+  std::unique_lock lock(mu_);
+  SessionEntry& entry = sessions_[id];
+  if (!info && !entry.busy) {
+    sessions_.erase(id);
+    return send_error(res, 404, "no session " + id);
+  }
+  if (info && final_status(info->status)) {
+    return send_error(res, 409,
+                      "session " + id + " already ended (" + to_string(info->status) + ")");
+  }
+  std::string reason = "cancelled by " + who.name;
+  if (entry.busy) {
+    // Its pending approvals are denied (the engine then compensates per
+    // policy), and so is anything it asks later.
+    entry.cancel_requested = true;
+    entry.cancelled_by = who.name;
+    for (auto& [aid, approval] : approvals_) {
+      if (approval->request.session != id || approval->decided) continue;
+      approval->decided = true;
+      approval->decision = {ApprovalAnswer::kNo, who.name, reason};
+    }
+    lock.unlock();
+    approvals_cv_.notify_all();
+    return send_json(res, 202, {{"id", id}, {"cancelling", true}});
+  }
+  lock.unlock();
+  // Waiting for answers: it ends here. Completed steps are not compensated
+  // (that needs the engine to cancel a session it is not running).
+  auto ended = store_->append(id, event::kSessionEnded,
+                              {{"status", "aborted"}, {"error", reason}, {"by", who.name}});
+  if (!ended) return send_error(res, 500, ended.error().message);
+  if (auto s = store_->set_status(id, SessionStatus::kAborted); !s) {
+    return send_error(res, 500, s.error().message);
+  }
+  events_cv_.notify_all();
+  send_json(res, 200, {{"id", id}, {"status", "aborted"}});
+}
+
+void Server::Impl::decide(const std::string& id, const ApiToken& who, const httplib::Request& req,
+                          httplib::Response& res) {
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return send_error(res, 400,
+                      "the body must be {\"decision\": \"approve\"|\"deny\", \"reason\": \"...\", "
+                      "\"hash\": \"<the approval's hash>\"}");
+  }
+  std::string decision = body.value("decision", std::string());
+  if (decision != "approve" && decision != "deny") {
+    return send_error(res, 400, "decision: expected \"approve\" or \"deny\"");
+  }
+  if (!body.contains("hash") || !body["hash"].is_string()) {
+    return send_error(res, 400, "hash: required, the hash of the approval as listed");
+  }
+  std::string reason = body.value("reason", std::string());
+  {
+    std::lock_guard lock(mu_);
+    auto found = approvals_.find(id);
+    if (found == approvals_.end() || found->second->decided) {
+      return send_error(res, 404, "no pending approval " + id);
+    }
+    PendingApproval& pending = *found->second;
+    if (body["hash"].get<std::string>() != pending.hash) {
+      return send_error(res, 409,
+                        "the action changed since it was shown (hash mismatch): reload the "
+                        "approval and decide on what it now says");
+    }
+    if (options_.four_eyes && decision == "approve" &&
+        pending.request.effect == Effect::kIrreversible) {
+      auto entry = sessions_.find(pending.request.session);
+      if (entry != sessions_.end() && entry->second.creator == who.name) {
+        return send_error(res, 403,
+                          "four eyes: " + who.name +
+                              " created this session and may not approve its irreversible "
+                              "actions; another approver must");
+      }
+    }
+    pending.decided = true;
+    pending.decision = {decision == "approve" ? ApprovalAnswer::kYes : ApprovalAnswer::kNo,
+                        who.name, reason};
+  }
+  approvals_cv_.notify_all();
+  send_json(res, 200, {{"id", id}, {"decision", decision}, {"by", who.name}});
+}
+
+void Server::Impl::events(const std::string& id, const httplib::Request& req,
+                          httplib::Response& res) {
+  auto info = store_->session(id);
+  {
+    std::lock_guard lock(mu_);
+    auto entry = sessions_.find(id);
+    if (!info && (entry == sessions_.end() || !entry->second.busy)) {
+      return send_error(res, 404, "no session " + id);
+    }
+  }
+  int64_t after = 0;
+  std::string last = req.get_header_value("Last-Event-ID");
+  if (last.empty() && req.has_param("after")) last = req.get_param_value("after");
+  if (!last.empty()) {
+    try {
+      after = std::stoll(last);
+    } catch (const std::exception&) {
+      return send_error(res, 400, "Last-Event-ID: expected an event's seq (a number)");
+    }
+  }
+  res.set_header("Cache-Control", "no-cache");
+  auto sent = std::make_shared<int64_t>(after);
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, id, sent](size_t, httplib::DataSink& sink) {
+        // Read the status before the events: once it is final, every event
+        // is already in the journal.
+        bool ended = false;
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return false;
+          auto entry = sessions_.find(id);
+          bool busy = entry != sessions_.end() && entry->second.busy;
+          auto info = store_->session(id);
+          ended = !busy && info && final_status(info->status);
+        }
+        auto events = store_->events(id);
+        if (!events) return false;
+        std::string out;
+        for (const Event& e : *events) {
+          if (e.seq <= *sent) continue;
+          out += "id: " + std::to_string(e.seq) + "\nevent: " + e.type +
+                 "\ndata: " + event_json(e).dump() + "\n\n";
+          *sent = e.seq;
+        }
+        if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+        if (ended) {
+          sink.done();
+          return true;
+        }
+        std::unique_lock lock(mu_);
+        events_cv_.wait_for(lock, std::chrono::milliseconds(200));
+        return !stopping_;
+      });
+}
+
+void Server::Impl::audit(const std::string& id, httplib::Response& res) {
+  auto info = store_->session(id);
+  if (!info) return send_error(res, 404, "no session " + id);
+  auto events = store_->events(id);
+  if (!events) return send_error(res, 500, events.error().message);
+  Json rows = Json::array();
+  for (const Event& e : *events) rows.push_back(event_json(e));
+  Json out = {{"id", id}, {"events", rows}};
+  auto verified = verify_session(*store_, id);
+  out["chain"] = {{"ok", verified.has_value()},
+                  {"error", verified ? "" : verified.error().message},
+                  {"head", info->head},
+                  {"events", info->events}};
+  send_json(res, 200, out);
+}
+
+std::string Server::Impl::metrics_text() {
+  std::map<std::string, int64_t> by_state;
+  for (SessionStatus status :
+       {SessionStatus::kRunning, SessionStatus::kWaiting, SessionStatus::kDone,
+        SessionStatus::kFailed, SessionStatus::kAborted}) {
+    by_state[to_string(status)] = 0;
+  }
+  auto list = store_->sessions();
+  if (list) {
+    for (const SessionInfo& i : *list) ++by_state[to_string(i.status)];
+  }
+  size_t pending = 0;
+  {
+    std::lock_guard lock(mu_);
+    pending = approvals_.size();
+    int64_t queued = 0;
+    for (const auto& [id, entry] : sessions_) {
+      if (!entry.busy) continue;
+      bool known = false;
+      if (list) {
+        for (const SessionInfo& i : *list) known = known || i.id == id;
+      }
+      if (!known) ++queued;
+    }
+    by_state["queued"] = queued;
+  }
+  return metrics_.render(by_state, pending);
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() {
+  stop();
+}
+Status Server::start() {
+  return impl_->start();
+}
+void Server::stop() {
+  impl_->stop();
+}
+int Server::port() const {
+  return impl_->port_;
+}
+std::string Server::url() const {
+  return "http://" + impl_->host() + ":" + std::to_string(port());
+}
+
+}  // namespace ergon

@@ -1,0 +1,400 @@
+// The HTTP API against a real Server on port 0, the cloud-cost example
+// workspace and its acme-cloud service: sessions, approvals bound to the
+// exact action, token roles, four eyes, server-sent events, metrics, restart.
+#include "ergon/serve.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "ergon/json.h"
+#include "support/cloud_workspace.h"
+
+namespace ergon {
+namespace {
+
+constexpr const char* kGoal = "Cut our monthly cloud spend by 15% without touching production";
+constexpr const char* kCloudToken = "serve-test-token-3c9e";
+
+struct Sse {
+  int64_t id = 0;
+  std::string type;
+  Json data;
+};
+
+// Parses complete "id/event/data" blocks off the front of `buffer`.
+std::vector<Sse> parse_sse(std::string& buffer) {
+  std::vector<Sse> out;
+  size_t end;
+  while ((end = buffer.find("\n\n")) != std::string::npos) {
+    std::string block = buffer.substr(0, end);
+    buffer.erase(0, end + 2);
+    Sse e;
+    size_t pos = 0;
+    while (pos < block.size()) {
+      size_t nl = block.find('\n', pos);
+      std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? block.size() : nl + 1;
+      if (line.starts_with("id: ")) e.id = std::stoll(line.substr(4));
+      if (line.starts_with("event: ")) e.type = line.substr(7);
+      if (line.starts_with("data: ")) e.data = Json::parse(line.substr(6));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+class ServeTest : public testing::CloudWorkspaceTest {
+ protected:
+  ServeTest() : CloudWorkspaceTest(kCloudToken) {
+    // The workspace's connector reads these through the vault (environment).
+    setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
+    setenv("ACME_CLOUD_TOKEN", kCloudToken, 1);
+    std::string tokens = default_tokens_path(workspace_);
+    for (auto [name, role] : {std::pair{"alice", Role::kOperator},
+                              {"bob", Role::kApprover},
+                              {"carol", Role::kAdmin},
+                              {"vic", Role::kViewer}}) {
+      auto secret = add_token(tokens, name, role, 0);
+      EXPECT_TRUE(secret) << secret.error().message;
+      secrets_[name] = *secret;
+    }
+  }
+
+  void start_server(bool four_eyes = false) {
+    ServerOptions options;
+    options.workspace_dir = workspace_;
+    options.workers = 2;
+    options.four_eyes = four_eyes;
+    server_ = std::make_unique<Server>(options);
+    auto started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  httplib::Client client(const std::string& who) const {
+    httplib::Client c("127.0.0.1", server_->port());
+    if (!who.empty()) c.set_bearer_token_auth(secrets_.at(who));
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+
+  httplib::Result post(const std::string& who, const std::string& path, const Json& body) const {
+    return client(who).Post(path.c_str(), body.dump(), "application/json");
+  }
+
+  Json api_get(const std::string& who, const std::string& path) const {
+    auto r = client(who).Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return Json();
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return Json::parse(r->body, nullptr, false);
+  }
+
+  // Polls until `ready` holds (the worker runs on its own thread) or 60 s pass.
+  bool eventually(const std::function<bool()>& ready) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (ready()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  std::string create(const std::string& who) const {
+    auto r = post(who, "/v1/sessions", {{"goal", kGoal}});
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    EXPECT_EQ(r->status, 201) << r->body;
+    return Json::parse(r->body).value("id", std::string());
+  }
+
+  // The one pending approval of `session` once it is asked.
+  Json pending_approval(const std::string& session) const {
+    Json found;
+    bool ok = eventually([&] {
+      Json list = api_get("vic", "/v1/approvals");
+      for (const Json& a : list["approvals"]) {
+        if (a["session"] == session) found = a;
+      }
+      return found.is_object();
+    });
+    EXPECT_TRUE(ok) << "no approval for " << session << ": "
+                    << api_get("vic", "/v1/sessions/" + session).dump();
+    return found;
+  }
+
+  std::string status(const std::string& session) const {
+    return api_get("vic", "/v1/sessions/" + session).value("status", std::string());
+  }
+
+  bool finishes(const std::string& session, const std::string& expected = "done") const {
+    return eventually([&] {
+      Json s = api_get("vic", "/v1/sessions/" + session);
+      return s.value("status", std::string()) == expected && !s.value("busy", true);
+    });
+  }
+
+  httplib::Result decide(const std::string& who, const Json& approval,
+                         const std::string& decision = "approve",
+                         const std::string& hash = "") const {
+    return post(who, "/v1/approvals/" + approval["id"].get<std::string>(),
+                {{"decision", decision},
+                 {"reason", "checked the reservation"},
+                 {"hash", hash.empty() ? approval["hash"].get<std::string>() : hash}});
+  }
+
+  std::map<std::string, std::string> secrets_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServeTest, ApprovingTheShownActionFinishesTheSession) {
+  start_server();
+  std::string id = create("alice");
+  ASSERT_FALSE(id.empty());
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  EXPECT_EQ(approval["action"], "cloud.purchase_reservation");
+  EXPECT_EQ(approval["effect"], "irreversible");
+  EXPECT_EQ(approval["step"], "reserve");
+  // The hash is of the exact action shown.
+  EXPECT_EQ(approval["hash"], sha256_hex(canonical_json({{"session", id},
+                                                         {"step", approval["step"]},
+                                                         {"action", approval["action"]},
+                                                         {"args", approval["args"]}})));
+  Json session = api_get("vic", "/v1/sessions/" + id);
+  EXPECT_EQ(session["status"], "running");
+  ASSERT_EQ(session["approvals"].size(), 1u);
+  EXPECT_EQ(session["steps"]["stop"]["state"], "done");
+
+  // An altered action: 409, and it is still pending.
+  Json altered = approval;
+  altered["args"]["count"] = 99;
+  std::string altered_hash = sha256_hex(canonical_json({{"session", id},
+                                                        {"step", "reserve"},
+                                                        {"action", altered["action"]},
+                                                        {"args", altered["args"]}}));
+  auto r = decide("bob", approval, "approve", altered_hash);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 1u);
+
+  // An operator cannot approve.
+  r = decide("alice", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 1u);
+
+  r = decide("bob", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(finishes(id)) << api_get("vic", "/v1/sessions/" + id).dump();
+  EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 0u);
+  EXPECT_EQ(api_get("vic", "/v1/sessions/" + id)["report"]["approvals_granted"], 1);
+
+  // The decision is journaled with who and why, and the chain verifies.
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  EXPECT_TRUE(audit["chain"]["ok"].get<bool>()) << audit["chain"].dump();
+  int approvals = 0;
+  for (const Json& e : audit["events"]) {
+    if (e["type"] != "approval") continue;
+    ++approvals;
+    EXPECT_EQ(e["data"]["by"], "bob");
+    EXPECT_EQ(e["data"]["reason"], "checked the reservation");
+    EXPECT_TRUE(e["data"]["approved"].get<bool>());
+  }
+  EXPECT_EQ(approvals, 1);
+}
+
+TEST_F(ServeTest, TokensAndRoles) {
+  start_server();
+  auto r = client("").Get("/v1/sessions");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  httplib::Client forged("127.0.0.1", server_->port());
+  forged.set_bearer_token_auth("ergon_not-a-token");
+  r = forged.Get("/v1/approvals");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = post("vic", "/v1/sessions", {{"goal", kGoal}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  r = client("vic").Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = post("alice", "/v1/sessions", {{"goal", "paint the office green"}});
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->status, 400) << r->body;  // no skill fits: a clear error, no session
+  r = post("alice", "/v1/sessions", {{"neither", 1}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  // Tokens are stored hashed only.
+  std::string file = testing::read_file(default_tokens_path(workspace_));
+  EXPECT_EQ(file.find(secrets_["bob"]), std::string::npos);
+  EXPECT_NE(file.find(sha256_hex(secrets_["bob"])), std::string::npos);
+}
+
+TEST_F(ServeTest, FourEyesKeepsTheCreatorFromApprovingItsIrreversibleAction) {
+  start_server(/*four_eyes=*/true);
+  std::string id = create("carol");  // an admin may create and approve, but not both here
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  auto r = decide("carol", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_NE(r->body.find("four eyes"), std::string::npos);
+  r = decide("bob", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(finishes(id));
+}
+
+TEST_F(ServeTest, EventsStreamIsResumableWithLastEventId) {
+  start_server();
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  int64_t journaled = api_get("vic", "/v1/sessions/" + id)["events"].get<int64_t>();
+  ASSERT_GT(journaled, 0);
+
+  // Read what is there so far, then hang up (the stream stays open while
+  // the session waits for the approval).
+  std::string buffer;
+  std::vector<Sse> first;
+  auto c = client("vic");
+  c.Get(("/v1/sessions/" + id + "/events").c_str(), [&](const char* data, size_t size) {
+    buffer.append(data, size);
+    for (Sse& e : parse_sse(buffer)) first.push_back(std::move(e));
+    return static_cast<int64_t>(first.size()) < journaled;
+  });
+  ASSERT_EQ(static_cast<int64_t>(first.size()), journaled);
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].id, static_cast<int64_t>(i + 1));
+  EXPECT_EQ(first.front().type, "session_started");
+  EXPECT_EQ(first.front().data["hash"].get<std::string>().size(), 64u);
+
+  auto r = decide("bob", approval);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+
+  // Reconnect where we left off: only the later events, until the session ends.
+  std::vector<Sse> later;
+  buffer.clear();
+  httplib::Headers headers = {{"Last-Event-ID", std::to_string(first.back().id)}};
+  auto streamed = c.Get(("/v1/sessions/" + id + "/events").c_str(), headers,
+                        [&](const char* data, size_t size) {
+                          buffer.append(data, size);
+                          for (Sse& e : parse_sse(buffer)) later.push_back(std::move(e));
+                          return true;
+                        });
+  ASSERT_TRUE(streamed);
+  ASSERT_FALSE(later.empty());
+  EXPECT_EQ(later.front().id, first.back().id + 1);
+  EXPECT_EQ(later.front().type, "approval");
+  EXPECT_EQ(later.back().type, "session_ended");
+  for (size_t i = 1; i < later.size(); ++i) EXPECT_EQ(later[i].id, later[i - 1].id + 1);
+  EXPECT_EQ(status(id), "done");
+}
+
+TEST_F(ServeTest, MetricsFollowTheEngine) {
+  start_server();
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  auto text = [&] {
+    auto r = client("vic").Get("/metrics");
+    EXPECT_TRUE(r);
+    return r ? r->body : std::string();
+  };
+  std::string waiting = text();
+  EXPECT_NE(waiting.find("ergon_approvals_pending 1\n"), std::string::npos) << waiting;
+  EXPECT_NE(waiting.find("ergon_sessions{state=\"running\"} 1\n"), std::string::npos) << waiting;
+  ASSERT_EQ(decide("bob", approval)->status, 200);
+  ASSERT_TRUE(finishes(id));
+  std::string done = text();
+  for (const char* series :
+       {"ergon_sessions{state=\"done\"} 1\n", "ergon_approvals_pending 0\n",
+        "ergon_guard_decisions_total{verdict=\"ask\"} 1\n", "ergon_approval_wait_seconds_count 1\n",
+        "ergon_action_latency_seconds_bucket{le=\"+Inf\"}",
+        "ergon_model_tokens_total{kind=\"prompt\"} 0\n", "ergon_steps_total{state=\"done\"}"}) {
+    EXPECT_NE(done.find(series), std::string::npos) << series << "\n" << done;
+  }
+  // Every step of the session was counted, and every action's latency.
+  Json report = api_get("vic", "/v1/sessions/" + id)["report"];
+  std::string actions =
+      "ergon_action_latency_seconds_count " + std::to_string(report["actions"].get<int>()) + "\n";
+  EXPECT_NE(done.find(actions), std::string::npos) << actions << done;
+  EXPECT_EQ(done.find("ergon_guard_decisions_total{verdict=\"allow\"} 0\n"), std::string::npos);
+}
+
+TEST_F(ServeTest, APendingApprovalSurvivesARestart) {
+  start_server();
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  server_->stop();
+  server_.reset();
+
+  start_server();
+  Json again = pending_approval(id);
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["hash"], approval["hash"]);  // the same action, asked again
+  // The first server's approval id is gone with it.
+  auto stale = decide("bob", approval);
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->status, 404);
+  auto r = decide("bob", again);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(finishes(id)) << api_get("vic", "/v1/sessions/" + id).dump();
+  // Bought once, steps before the approval not repeated.
+  Json reservations = CloudWorkspaceTest::get("/v1/reservations");
+  EXPECT_EQ(reservations["reservations"].size(), 1u) << reservations.dump();
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  EXPECT_TRUE(audit["chain"]["ok"].get<bool>());
+  int stops = 0;
+  for (const Json& e : audit["events"]) {
+    if (e["type"] == "action_started" && e["data"]["action"] == "cloud.stop_instance") ++stops;
+  }
+  Json report = api_get("vic", "/v1/sessions/" + id)["report"];
+  EXPECT_GT(stops, 0);
+  EXPECT_EQ(report["steps"]["stop"]["state"], "done");
+}
+
+TEST_F(ServeTest, CancelDeniesThePendingApprovalAndCompensates) {
+  start_server();
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  auto r = post("vic", "/v1/sessions/" + id + "/cancel", Json::object());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  r = post("alice", "/v1/sessions/" + id + "/cancel", Json::object());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
+  ASSERT_TRUE(finishes(id, "aborted")) << api_get("vic", "/v1/sessions/" + id).dump();
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  bool denied = false, compensated = false;
+  for (const Json& e : audit["events"]) {
+    if (e["type"] == "approval") {
+      denied = !e["data"]["approved"].get<bool>() && e["data"]["by"] == "alice";
+    }
+    if (e["type"] == "compensation") compensated = true;
+  }
+  EXPECT_TRUE(denied);
+  EXPECT_TRUE(compensated);
+}
+
+TEST_F(ServeTest, RequestsOverTheSizeLimitAreRefused) {
+  start_server();
+  Json body = {{"goal", std::string(2 << 20, 'x')}};
+  auto r = post("alice", "/v1/sessions", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+}  // namespace
+}  // namespace ergon
