@@ -120,6 +120,11 @@ struct ModelPlannerInput {
   std::vector<std::string> secrets;  // vault secret names (never values) the plan may refer to
 };
 
+// The whole workspace as the model planner sees it: every declared action,
+// the skills, the browser connectors and the secret names (secret_names()).
+// The workspace must outlive the result.
+ModelPlannerInput model_planner_input(const Workspace& workspace, const Vault& vault);
+
 // Plans with a language model. The model is given the goal (quoted as data),
 // the action catalog and the skills, and answers with a plan constrained by
 // model_plan_schema(). Its answer is parsed and validated exactly like any

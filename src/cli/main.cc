@@ -50,19 +50,6 @@ struct Planned {
   Json model_calls = Json::array();
 };
 
-// What the model planner may use: the workspace's actions, skills, browser
-// connectors (for agent steps) and the names of its secrets.
-ModelPlannerInput planner_input(const Workspace& workspace, const Vault& vault) {
-  ModelPlannerInput input;
-  for (const ConnectorConfig& connector : workspace.connectors) {
-    for (const DeclaredAction& action : connector.actions) input.actions.push_back(&action.spec);
-    if (connector.kind == "browser") input.browser_connectors.push_back(connector.name);
-  }
-  input.skills = &workspace.skills;
-  input.secrets = secret_names(workspace, vault);
-  return input;
-}
-
 // What planning a goal may use: the workspace, its vault (the model's
 // requests are redacted with it) and its model, when one is configured.
 struct Planning {
@@ -103,7 +90,7 @@ Result<Planned> make_plan(const Planning& s, const std::string& goal, const Json
   }
   std::cerr << "No skill fits for sure (" << plan.error().message << ").\nAsking the model "
             << s.model->config().model << " to plan.\n";
-  ModelPlanner model_planner(*s.model, planner_input(s.workspace, s.vault));
+  ModelPlanner model_planner(*s.model, model_planner_input(s.workspace, s.vault));
   auto made = model_planner.plan(goal, slots);
   if (ModelUsage usage = model_planner.usage(); usage.prompt_tokens + usage.completion_tokens > 0) {
     std::cerr << model_usage_line(usage) << "\n";

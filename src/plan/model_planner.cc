@@ -751,4 +751,15 @@ ModelUsage ModelPlanner::usage() const {
   return total;
 }
 
+ModelPlannerInput model_planner_input(const Workspace& workspace, const Vault& vault) {
+  ModelPlannerInput input;
+  for (const ConnectorConfig& connector : workspace.connectors) {
+    for (const DeclaredAction& action : connector.actions) input.actions.push_back(&action.spec);
+    if (connector.kind == "browser") input.browser_connectors.push_back(connector.name);
+  }
+  input.skills = &workspace.skills;
+  input.secrets = secret_names(workspace, vault);
+  return input;
+}
+
 }  // namespace ergon

@@ -184,6 +184,7 @@ class Server::Impl {
   std::unique_ptr<Vault> vault_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<SkillPlanner> planner_;
+  std::unique_ptr<ModelClient> model_;  // when ergon.yaml has `model:`; thread-safe
   std::vector<ApiToken> tokens_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<httplib::Server> http_;
@@ -217,6 +218,11 @@ Status Server::Impl::start() {
   if (!store) return fail(store.error());
   store_ = std::move(*store);
   planner_ = std::make_unique<SkillPlanner>(workspace_.skills, SkillPlannerOptions{}, clock_);
+  if (workspace_.model) {
+    auto model = make_openai_client(*workspace_.model, *clock_, *vault_);
+    if (!model) return fail(model.error().with_context("ergon.yaml: model: "));
+    model_ = std::move(*model);
+  }
   load_creators();
 
   int count = std::max(1, options_.workers);
@@ -234,7 +240,7 @@ Status Server::Impl::start() {
     worker->approver = std::make_unique<PoolApprover>(*this);
     worker->engine = std::make_unique<Engine>(
         EngineParts{&workspace_, &worker->connectors, worker->store.get(), worker->approver.get(),
-                    clock_, &worker->guards, vault_.get(), nullptr});
+                    clock_, &worker->guards, vault_.get(), model_.get()});
     worker->engine->on_event([this](const Event& e) { observe(e); });
     workers_.push_back(std::move(worker));
   }
@@ -505,9 +511,21 @@ void Server::Impl::create_session(const ApiToken& who, const httplib::Request& r
   }
   Result<Plan> plan = fail(ErrorCode::kInternal, "");
   if (has_goal) {
-    // TODO(serve): when ergon.yaml has `model:`, fall back to the model
-    // planner (its plan then needs a person's approval before it runs).
-    plan = planner_->plan(body["goal"].get<std::string>(), slots);
+    const std::string goal = body["goal"].get<std::string>();
+    plan = planner_->plan(goal, slots);
+    ErrorCode code = plan ? ErrorCode::kInternal : plan.error().code;
+    if (model_ && (code == ErrorCode::kNotFound || code == ErrorCode::kNeedsPerson)) {
+      // No skill fits: the model plans, and nothing runs until a person has
+      // read its plan and posts it back as {"plan": ...}.
+      ModelPlanner model_planner(*model_, model_planner_input(workspace_, *vault_));
+      auto made = model_planner.plan(goal, slots);
+      if (!made) return send_error(res, http_status_for(made.error()), made.error().message);
+      return send_json(res, 200,
+                       {{"planner", "model"},
+                        {"plan", to_json(*made)},
+                        {"model_calls", model_planner.calls()},
+                        {"next", "review the plan, then POST it as {\"plan\": ...} to run it"}});
+    }
   } else {
     plan = plan_from_json(body["plan"]);
     if (plan) {

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <thread>
 
 #include "ergon/json.h"
 #include "support/cloud_workspace.h"
+#include "support/model_standin.h"
 
 namespace ergon {
 namespace {
@@ -208,6 +210,35 @@ TEST_F(ServeTest, ApprovingTheShownActionFinishesTheSession) {
     EXPECT_TRUE(e["data"]["approved"].get<bool>());
   }
   EXPECT_EQ(approvals, 1);
+}
+
+// With a model configured, a goal no skill fits is planned by the model, and
+// nothing runs until someone posts the plan back.
+TEST_F(ServeTest, AGoalNoSkillFitsIsPlannedByTheModelAndRunsOnlyWhenPostedBack) {
+  testing::ModelStandIn model({kCloudToken});
+  testing::ModelReply reply;
+  reply.content = R"({"steps": [{"id": "bill", "do": "cloud.get_bill"}]})";
+  model.add(reply);
+  std::ofstream(workspace_ + "/ergon.yaml", std::ios::app)
+      << "\nmodel:\n  base_url: " << model.base_url() << "\n  model: stand-in\n"
+      << "  max_retries: 0\n";
+  start_server();
+
+  auto planned = post("alice", "/v1/sessions", {{"goal", "Show me this month's invoice total"}});
+  ASSERT_TRUE(planned);
+  ASSERT_EQ(planned->status, 200) << planned->body;
+  Json answer = Json::parse(planned->body);
+  EXPECT_EQ(answer["planner"], "model");
+  ASSERT_EQ(answer["plan"]["steps"].size(), 1u) << answer.dump();
+  EXPECT_TRUE(api_get("vic", "/v1/sessions")["sessions"].empty())
+      << "nothing runs before the plan is posted";
+
+  auto run = post("alice", "/v1/sessions", {{"plan", answer["plan"]}});
+  ASSERT_TRUE(run);
+  ASSERT_EQ(run->status, 201) << run->body;
+  EXPECT_TRUE(finishes(Json::parse(run->body)["id"]));
+  EXPECT_EQ(model.requests().size(), 1u);
+  EXPECT_TRUE(model.leaks().empty());
 }
 
 TEST_F(ServeTest, TokensAndRoles) {
