@@ -58,6 +58,14 @@ struct Workspace {
 
   const Skill* skill(const std::string& name) const;
   std::vector<std::string> action_names() const;
+  // True when `action` ("<connector>.<action>") belongs to a connector whose
+  // actions are known only once it runs (an mcp connector: its server's
+  // tools). action_names() cannot list them; loaders accept such names and
+  // the engine checks them against the running connector (ConnectorSet::find).
+  bool action_known_at_run_time(const std::string& action) const;
+  // What validate_plan should take as known for `plan`: action_names(), plus
+  // the plan's actions that are known only at run time.
+  std::vector<std::string> known_actions(const Plan& plan) const;
 };
 
 // The names (never the values) of the secrets a model may refer to (a fill's

@@ -76,6 +76,8 @@ Result<Json> parse_args(const CallOptions& options) {
 // The action must be declared by the workspace; otherwise a "did you mean"
 // with what there is.
 Status check_action(const Workspace& workspace, const std::string& action) {
+  // An mcp connector's tools are checked when the call runs.
+  if (workspace.action_known_at_run_time(action)) return {};
   std::vector<std::string> known = workspace.action_names();
   if (std::find(known.begin(), known.end(), action) != known.end()) return {};
   std::sort(known.begin(), known.end());

@@ -246,7 +246,7 @@ int cmd_induce(const std::string& dir, const SkillsArgs& args) {
   if (auto workspace = load_workspace(root->string())) {
     std::vector<std::string> actions = workspace->action_names();
     for (const Step& step : induced->skill.steps) {
-      if (step.kind == StepKind::kAction &&
+      if (step.kind == StepKind::kAction && !workspace->action_known_at_run_time(step.action) &&
           std::find(actions.begin(), actions.end(), step.action) == actions.end()) {
         std::cerr << "ergon: warning: step " << step.id << " calls " << step.action
                   << ", which this workspace's ergon.yaml does not declare\n";
@@ -307,9 +307,8 @@ int cmd_accept(const std::string& dir, const SkillsArgs& args) {
   }
   auto workspace = load_workspace(root->string());
   if (!workspace) return report(workspace.error());
-  const std::vector<std::string> actions = workspace->action_names();
   Plan plan = plan_from_skill(*skill, "", Json::object());
-  if (auto ok = validate_plan(plan, actions); !ok) {
+  if (auto ok = validate_plan(plan, workspace->known_actions(plan)); !ok) {
     return usage_error("skills/drafts/" + args.name + ".yaml: " + ok.error().message +
                        " — edit the draft, or declare the action in ergon.yaml");
   }

@@ -11,6 +11,7 @@
 #include "ergon/browser.h"
 #include "ergon/expression.h"
 #include "ergon/http_connector.h"
+#include "ergon/mcp.h"
 
 namespace ergon {
 
@@ -26,7 +27,7 @@ const std::vector<std::string> kWorkspaceFields = {"store", "approvals",  "guard
 const std::vector<std::string> kApprovalModes = {"terminal", "auto", "none"};
 const std::vector<std::string> kGuardNames = {"schema", "policy", "intent", "approval"};
 const std::vector<std::string> kMandatoryGuards = {"policy", "approval"};
-const std::vector<std::string> kConnectorKinds = {"http", "browser"};
+const std::vector<std::string> kConnectorKinds = {"http", "browser", "mcp"};
 const std::vector<std::string> kSpecFields = {"description", "params",          "effect",
                                               "compensate",  "idempotency_key", "expect"};
 const std::vector<std::string> kCompensateFields = {"action", "with"};
@@ -55,6 +56,13 @@ bool is_name(const std::string& text) {
     auto u = static_cast<unsigned char>(c);
     return std::isalnum(u) || u == '_' || u == '-';
   });
+}
+
+// Whether `action` names a connector in `connectors`, whose actions are known
+// only at run time (Workspace::action_known_at_run_time).
+bool of_connectors(const std::vector<std::string>& connectors, const std::string& action) {
+  auto dot = action.find('.');
+  return dot != std::string::npos && contains(connectors, action.substr(0, dot));
 }
 
 // One workspace file: turns JSON pointers into "file:line: field: " prefixes.
@@ -336,6 +344,16 @@ Result<ConnectorConfig> parse_connector(const Source& src, Sandbox& sandbox,
     }
     return config;
   }
+  if (config.kind == "mcp") {
+    // Its actions are the server's tools, known once it runs (build_connectors).
+    if (actions != json.end()) {
+      return src.error(pointer_append(pointer, "actions"),
+                       "an mcp connector's actions are its server's tools — remove `actions` "
+                       "(set a tool's effect under `effects`)");
+    }
+    if (auto ok = check_mcp_settings(config.settings); !ok) return src.nested(pointer, ok.error());
+    return config;
+  }
   if (auto ok = check_http_settings(config.settings); !ok) return src.nested(pointer, ok.error());
 
   if (actions == json.end() || actions->is_null()) return config;
@@ -592,7 +610,8 @@ Result<std::vector<PolicyRule>> parse_policy(const Source& src, Sandbox& sandbox
 // Every rule must match some action: a misspelt `forbid` would otherwise
 // silently forbid nothing.
 Status check_rules_match(const Source& src, const std::vector<PolicyRule>& rules,
-                         const std::vector<std::string>& actions) {
+                         const std::vector<std::string>& actions,
+                         const std::vector<std::string>& runtime_connectors) {
   const Json& root = src.root();
   std::string base = root.is_object() ? "/rules" : "";
   for (size_t i = 0; i < rules.size(); ++i) {
@@ -600,6 +619,13 @@ Status check_rules_match(const Source& src, const std::vector<PolicyRule>& rules
     bool matched = std::any_of(actions.begin(), actions.end(), [&](const std::string& action) {
       return glob_match(rule.actions, action);
     });
+    // A rule on a connector whose actions are known only at run time matches
+    // when its connector part does ("fs.*", "fs.read_*", "*").
+    std::string connector_part = rule.actions.substr(0, rule.actions.find('.'));
+    matched = matched || std::any_of(runtime_connectors.begin(), runtime_connectors.end(),
+                                     [&](const std::string& connector) {
+                                       return glob_match(connector_part, connector);
+                                     });
     if (matched) continue;
     std::string key = rule.kind == PolicyRule::Kind::kPermit ? "permit" : "forbid";
     std::string hint = closest_spelling(rule.actions, actions);
@@ -629,7 +655,8 @@ int step_named_in(const std::string& message, const std::vector<Step>& steps) {
 }
 
 Result<Skill> parse_skill(const Source& src, Sandbox& sandbox,
-                          const std::vector<std::string>* known_actions) {
+                          const std::vector<std::string>* known_actions,
+                          const std::vector<std::string>& runtime_connectors = {}) {
   const Json& root = src.root();
   if (!root.is_object()) {
     return src.error("", "expected a skill (a mapping with name, examples, slots, steps), got " +
@@ -720,7 +747,8 @@ Result<Skill> parse_skill(const Source& src, Sandbox& sandbox,
       }
     }
     if (step->kind == StepKind::kAction && known_actions != nullptr &&
-        !contains(*known_actions, step->action)) {
+        !contains(*known_actions, step->action) &&
+        !of_connectors(runtime_connectors, step->action)) {
       std::string hint = closest_spelling(step->action, *known_actions);
       return src.error(pointer_append(at, "do"),
                        "unknown action '" + step->action + "'" +
@@ -757,8 +785,13 @@ Result<Skill> parse_skill(const Source& src, Sandbox& sandbox,
   }
   plan.steps = skill.steps;
   for (Step& step : plan.steps) step.loc = {};  // this file names the place itself
-  if (auto ok = validate_plan(plan, known_actions ? *known_actions : std::vector<std::string>{});
-      !ok) {
+  std::vector<std::string> known = known_actions ? *known_actions : std::vector<std::string>{};
+  for (const Step& step : plan.steps) {
+    if (!known.empty() && of_connectors(runtime_connectors, step.action)) {
+      known.push_back(step.action);
+    }
+  }
+  if (auto ok = validate_plan(plan, known); !ok) {
     int step = step_named_in(ok.error().message, plan.steps);
     return src.error(step < 0 ? "/steps" : pointer_append("/steps", static_cast<size_t>(step)),
                      ok.error().message);
@@ -794,6 +827,25 @@ std::vector<std::string> secret_names(const Workspace& workspace, const Vault& v
   return {names.begin(), names.end()};
 }
 
+bool Workspace::action_known_at_run_time(const std::string& action) const {
+  auto dot = action.find('.');
+  if (dot == std::string::npos) return false;
+  std::string name = action.substr(0, dot);
+  return std::any_of(connectors.begin(), connectors.end(), [&](const ConnectorConfig& connector) {
+    return connector.name == name && connector.kind == "mcp";
+  });
+}
+
+std::vector<std::string> Workspace::known_actions(const Plan& plan) const {
+  std::vector<std::string> names = action_names();
+  for (const Step& step : plan.steps) {
+    if (step.kind == StepKind::kAction && action_known_at_run_time(step.action)) {
+      names.push_back(step.action);
+    }
+  }
+  return names;
+}
+
 std::vector<std::string> Workspace::action_names() const {
   std::vector<std::string> names;
   for (const ConnectorConfig& connector : connectors) {
@@ -822,6 +874,10 @@ Result<Workspace> load_workspace(const std::string& dir_text) {
   if (!main) return fail(main.error());
   if (auto ok = parse_main(Source(*main), sandbox, dir, ws); !ok) return fail(ok.error());
   const std::vector<std::string> actions = ws.action_names();
+  std::vector<std::string> runtime_connectors;
+  for (const ConnectorConfig& connector : ws.connectors) {
+    if (connector.kind == "mcp") runtime_connectors.push_back(connector.name);
+  }
 
   if (fs::exists(dir / "policy.yaml", ec)) {
     auto doc = load_file(dir / "policy.yaml", "policy.yaml");
@@ -829,7 +885,9 @@ Result<Workspace> load_workspace(const std::string& dir_text) {
     Source src(*doc);
     auto rules = parse_policy(src, sandbox);
     if (!rules) return fail(rules.error());
-    if (auto ok = check_rules_match(src, *rules, actions); !ok) return fail(ok.error());
+    if (auto ok = check_rules_match(src, *rules, actions, runtime_connectors); !ok) {
+      return fail(ok.error());
+    }
     ws.policy = Policy(std::move(*rules));
   }
 
@@ -852,7 +910,7 @@ Result<Workspace> load_workspace(const std::string& dir_text) {
       auto doc = load_file(path, label);
       if (!doc) return fail(doc.error());
       Source src(*doc);
-      auto skill = parse_skill(src, sandbox, &actions);
+      auto skill = parse_skill(src, sandbox, &actions, runtime_connectors);
       if (!skill) return fail(skill.error());
       if (const Skill* other = ws.skill(skill->name)) {
         return src.error("/name", "duplicate skill '" + skill->name + "' (also in " +
@@ -891,6 +949,15 @@ Result<ConnectorSet> build_connectors(const Workspace& workspace, const Vault& v
     } else if (config.kind == "browser") {
       connector = make_browser_connector(config, vault,
                                          (fs::path(workspace.dir) / ".ergon" / "browser").string());
+    } else if (config.kind == "mcp") {
+      // The server's stderr goes to .ergon/mcp/<name>.log.
+      McpOptions options;
+      options.base_dir = workspace.dir;
+      std::error_code ec;
+      fs::path logs = fs::path(workspace.dir) / ".ergon" / "mcp";
+      fs::create_directories(logs, ec);
+      if (!ec) options.log_file = (logs / (config.name + ".log")).string();
+      connector = make_mcp_connector(config, vault, options);
     } else {
       std::string where = config.loc.str().empty() ? "" : config.loc.str() + ": ";
       return fail(ErrorCode::kInvalidInput, where + "connector '" + config.name +

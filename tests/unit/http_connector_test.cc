@@ -501,7 +501,7 @@ TEST_F(HttpConnectorTest, BuildConnectorsFromAWorkspace) {
   auto unsupported = build_connectors(other, *vault_);
   ASSERT_FALSE(unsupported);
   EXPECT_NE(unsupported.error().message.find(
-                "unsupported connector kind 'shell' (available: http, browser)"),
+                "unsupported connector kind 'shell' (available: http, browser, mcp)"),
             std::string::npos);
 }
 

@@ -330,7 +330,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "vault:", "vault.file", "no such file"},
         BadCase{"unsupported_connector_kind", "ergon.yaml", "kind: http", "kind: telnet",
                 "kind: telnet", "connectors.cloud.kind",
-                "unsupported connector kind 'telnet' (available: http, browser)"},
+                "unsupported connector kind 'telnet' (available: http, browser, mcp)"},
         BadCase{"browser_with_actions", "ergon.yaml", "kind: http", "kind: browser", "    actions:",
                 "connectors.cloud.actions", "a browser connector's actions are built in"},
         BadCase{"missing_kind", "ergon.yaml", "    kind: http\n", "",
