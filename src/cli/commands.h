@@ -46,5 +46,8 @@ void register_train(CLI::App& app, Commands& commands);
 // ergon serve [--listen HOST] [--port N] [--workers N]; ergon serve token add
 // NAME --role ROLE (src/cli/serve.cc).
 void register_serve(CLI::App& app, Commands& commands);
+// ergon mcp: the workspace's skills as MCP tools over stdio
+// (src/cli/mcp_server.cc).
+void register_mcp(CLI::App& app, Commands& commands);
 
 }  // namespace ergon::cli

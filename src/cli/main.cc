@@ -153,7 +153,7 @@ int cmd_plan(const std::string& dir, const std::string& goal, const std::string&
   auto planned = make_plan({*workspace, **vault, model.get(), clock}, goal, *slots, skill);
   if (!planned) return report_error(planned.error());
   const Plan& plan = planned->plan;
-  if (auto ok = validate_plan(plan, workspace->action_names()); !ok) {
+  if (auto ok = validate_plan(plan, workspace->known_actions(plan)); !ok) {
     return report_error(ok.error());
   }
   if (json) {
@@ -354,6 +354,7 @@ int main(int argc, char** argv) {
   register_skills(app, commands);
   register_train(app, commands);
   register_serve(app, commands);
+  register_mcp(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,414 @@
+// ergon mcp: the workspace's skills as the tools of a Model Context Protocol
+// server spoken to over stdio (newline-delimited JSON-RPC 2.0). Calling a tool
+// runs a guarded, journaled session of that skill; approvals go through
+// ergon's own approvers (the workspace's `approvals:`), never through the
+// calling agent. stdout carries only the protocol; logs go to stderr.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/console.h"
+#include "ergon/planner.h"
+
+#ifndef ERGON_VERSION
+#define ERGON_VERSION "dev"
+#endif
+
+namespace ergon::cli {
+namespace {
+
+// The protocol versions ergon serves, newest first; the first is offered when
+// the client asks for one ergon does not know.
+const std::vector<std::string>& served_versions() {
+  static const std::vector<std::string> versions = {"2025-11-25", "2025-06-18", "2025-03-26",
+                                                    "2024-11-05"};
+  return versions;
+}
+
+// JSON-RPC 2.0 error codes.
+constexpr int kParseError = -32700;
+constexpr int kInvalidRequest = -32600;
+constexpr int kMethodNotFound = -32601;
+constexpr int kInvalidParams = -32602;
+constexpr int kInternalError = -32603;
+
+// ---- tool descriptions -----------------------------------------------------
+
+Json slot_schema(const SlotSpec& slot) {
+  Json schema = Json::object();
+  switch (slot.type) {
+    case SlotType::kNumber:
+    case SlotType::kPercent:
+    case SlotType::kMoney: schema["type"] = "number"; break;
+    case SlotType::kDate:
+      schema["type"] = "string";
+      schema["format"] = "date";
+      break;
+    case SlotType::kEnum:
+      schema["type"] = "string";
+      schema["enum"] = slot.choices;
+      break;
+    default: schema["type"] = "string"; break;
+  }
+  std::string description = !slot.description.empty() ? slot.description : slot.question;
+  if (slot.type == SlotType::kPercent) {
+    description += std::string(description.empty() ? "" : " ") + "(a percentage: 15 means 15%)";
+  } else if (slot.type == SlotType::kMoney) {
+    description += std::string(description.empty() ? "" : " ") + "(an amount of money)";
+  }
+  if (!description.empty()) schema["description"] = description;
+  if (slot.default_value) schema["default"] = *slot.default_value;
+  return schema;
+}
+
+Json input_schema(const Skill& skill) {
+  Json properties = Json::object();
+  Json required = Json::array();
+  for (const SlotSpec& slot : skill.slots) {
+    properties[slot.name] = slot_schema(slot);
+    if (slot.required && !slot.default_value) required.push_back(slot.name);
+  }
+  Json schema = {{"type", "object"}, {"properties", properties}};
+  if (!required.empty()) schema["required"] = required;
+  schema["additionalProperties"] = false;
+  return schema;
+}
+
+// The effect of a declared action; nullopt when it is known only at run time
+// (an mcp connector's tools) or not declared at all.
+std::optional<Effect> declared_effect(const Workspace& workspace, const std::string& action) {
+  for (const ConnectorConfig& connector : workspace.connectors) {
+    for (const DeclaredAction& declared : connector.actions) {
+      if (declared.spec.name == action) return declared.spec.effect;
+    }
+  }
+  return std::nullopt;
+}
+
+// What a skill's steps may do to the world, for the tool's annotations.
+struct SkillEffects {
+  bool acts = false;          // has an action or agent step
+  bool writes = false;        // some step may change the world
+  bool irreversible = false;  // some step may change it for good (or nobody can tell)
+};
+
+void add_effect(SkillEffects& effects, std::optional<Effect> effect) {
+  effects.acts = true;
+  if (!effect) {  // unknown until the connector runs: assume the worst
+    effects.writes = effects.irreversible = true;
+  } else if (*effect == Effect::kIrreversible) {
+    effects.writes = effects.irreversible = true;
+  } else if (*effect == Effect::kWrite) {
+    effects.writes = true;
+  }
+}
+
+SkillEffects skill_effects(const Workspace& workspace, const Skill& skill) {
+  SkillEffects effects;
+  for (const Step& step : skill.steps) {
+    if (step.kind == StepKind::kAction) {
+      add_effect(effects, declared_effect(workspace, step.action));
+    } else if (step.kind == StepKind::kAgent) {
+      // The model may propose any action of the connector it works on; a
+      // browser's or an mcp server's actions are known only when it runs.
+      bool known = false;
+      for (const ConnectorConfig& connector : workspace.connectors) {
+        if (connector.name != step.agent.connector) continue;
+        if (connector.kind == "mcp" || connector.kind == "browser") break;
+        for (const DeclaredAction& declared : connector.actions) {
+          add_effect(effects, declared.spec.effect);
+          known = true;
+        }
+      }
+      if (!known) add_effect(effects, std::nullopt);
+    }
+  }
+  return effects;
+}
+
+Json tool_annotations(const Workspace& workspace, const Skill& skill) {
+  SkillEffects effects = skill_effects(workspace, skill);
+  Json annotations = {{"title", skill.name}};
+  annotations["readOnlyHint"] = !effects.writes;
+  if (effects.writes) {
+    annotations["destructiveHint"] = effects.irreversible;
+    annotations["idempotentHint"] = false;
+  }
+  annotations["openWorldHint"] = effects.acts;
+  return annotations;
+}
+
+Json tool_list(const Workspace& workspace) {
+  Json tools = Json::array();
+  for (const Skill& skill : workspace.skills) {
+    Json tool = {{"name", skill.name}};
+    std::string description = skill.description;
+    while (!description.empty() && std::isspace(static_cast<unsigned char>(description.back()))) {
+      description.pop_back();
+    }
+    tool["description"] = description;
+    tool["inputSchema"] = input_schema(skill);
+    tool["annotations"] = tool_annotations(workspace, skill);
+    tools.push_back(std::move(tool));
+  }
+  return tools;
+}
+
+// ---- calling a tool ---------------------------------------------------------
+
+Json tool_error(const std::string& text) {
+  return {{"content", Json::array({{{"type", "text"}, {"text", text}}})}, {"isError", true}};
+}
+
+// The arguments as slot values, parsed like a person's answers; an error
+// message the caller can act on when one does not fit.
+Result<Json> slots_from_arguments(const Skill& skill, const Json& arguments, int64_t now_ms) {
+  Json slots = Json::object();
+  for (const auto& [name, value] : arguments.items()) {
+    auto slot = std::find_if(skill.slots.begin(), skill.slots.end(),
+                             [&](const SlotSpec& s) { return s.name == name; });
+    if (slot == skill.slots.end()) {
+      std::string names;
+      for (const SlotSpec& s : skill.slots) names += (names.empty() ? "" : ", ") + s.name;
+      return fail(ErrorCode::kInvalidInput,
+                  "unknown argument '" + name + "': " + skill.name + " takes " +
+                      (names.empty() ? std::string("no arguments") : names));
+    }
+    bool numeric = slot->type == SlotType::kNumber || slot->type == SlotType::kPercent ||
+                   slot->type == SlotType::kMoney;
+    if (value.is_number() && numeric) {
+      slots[name] = value;
+      continue;
+    }
+    std::string text;
+    if (value.is_string()) {
+      text = value.get<std::string>();
+    } else if (value.is_number()) {
+      text = value.dump();
+    } else {
+      return fail(ErrorCode::kInvalidInput, "argument '" + name + "': expected a " +
+                                                (numeric ? "number" : "string") + ", got " +
+                                                value.type_name());
+    }
+    auto parsed = parse_slot_value(*slot, text, now_ms);
+    if (!parsed) return fail(parsed.error().with_context("argument '" + name + "': "));
+    slots[name] = std::move(*parsed);
+  }
+  return slots;
+}
+
+std::string report_text(const SessionReport& report) {
+  std::ostringstream out;
+  print_report(out, report);
+  return out.str();
+}
+
+// ---- the server ----------------------------------------------------------
+
+class McpServer {
+ public:
+  McpServer(Session& session, int out_fd) : s_(session), out_fd_(out_fd) {}
+
+  // Serves until stdin closes.
+  int serve() {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      handle_line(line);
+    }
+    return kExitOk;
+  }
+
+ private:
+  void handle_line(const std::string& line) {
+    Json message = Json::parse(line, nullptr, false);
+    if (message.is_discarded()) {
+      send_error(nullptr, kParseError, "parse error: a message is one line of JSON");
+      return;
+    }
+    if (message.is_array()) {  // batches were removed in 2025-06-18
+      send_error(nullptr, kInvalidRequest, "invalid request: JSON-RPC batches are not supported");
+      return;
+    }
+    if (!message.is_object() || message.value("jsonrpc", "") != "2.0" ||
+        !message.contains("method") || !message["method"].is_string()) {
+      if (message.is_object() && !message.contains("method") &&
+          (message.contains("result") || message.contains("error"))) {
+        return;  // a response to a request we never send
+      }
+      Json id = message.is_object() && message.contains("id") ? message["id"] : Json(nullptr);
+      send_error(id, kInvalidRequest,
+                 "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ...}");
+      return;
+    }
+    const std::string method = message["method"].get<std::string>();
+    const bool notification = !message.contains("id");
+    const Json id = notification ? Json(nullptr) : message["id"];
+    const Json params = message.contains("params") ? message["params"] : Json::object();
+    if (notification) {
+      if (method == "notifications/initialized") initialized_ = true;
+      return;  // notifications get no answer; unknown ones are ignored
+    }
+    if (!params.is_object()) {
+      send_error(id, kInvalidParams, "invalid params: params must be an object");
+      return;
+    }
+    try {
+      if (method == "initialize") {
+        initialize(id, params);
+      } else if (method == "ping") {
+        send_result(id, Json::object());
+      } else if (method == "tools/list") {
+        send_result(id, {{"tools", tool_list(s_.workspace)}});
+      } else if (method == "tools/call") {
+        call_tool(id, params);
+      } else {
+        send_error(id, kMethodNotFound, "method not found: " + method);
+      }
+    } catch (const Json::exception& e) {
+      send_error(id, kInternalError, std::string("internal error: ") + e.what());
+    }
+  }
+
+  void initialize(const Json& id, const Json& params) {
+    if (!params.contains("protocolVersion") || !params["protocolVersion"].is_string()) {
+      send_error(id, kInvalidParams, "invalid params: initialize needs protocolVersion (a string)");
+      return;
+    }
+    const std::string asked = params["protocolVersion"].get<std::string>();
+    const auto& versions = served_versions();
+    std::string version =
+        std::find(versions.begin(), versions.end(), asked) != versions.end() ? asked : versions[0];
+    std::cerr << "ergon mcp: client asked for protocol " << asked << ", serving " << version
+              << "\n";
+    Json result = {
+        {"protocolVersion", version},
+        {"capabilities", {{"tools", {{"listChanged", false}}}}},
+        {"serverInfo", {{"name", "ergon"}, {"version", ERGON_VERSION}}},
+        {"instructions",
+         "Each tool runs one of this workspace's skills as a guarded, journaled ergon session. "
+         "Actions that need a person's approval are approved through ergon's own approvers "
+         "(ergon serve), never by the calling agent."},
+    };
+    send_result(id, result);
+  }
+
+  void call_tool(const Json& id, const Json& params) {
+    if (!params.contains("name") || !params["name"].is_string()) {
+      send_error(id, kInvalidParams, "invalid params: tools/call needs name (a string)");
+      return;
+    }
+    const std::string name = params["name"].get<std::string>();
+    const Skill* skill = s_.workspace.skill(name);
+    if (skill == nullptr) {
+      send_error(id, kInvalidParams, "unknown tool: " + name);
+      return;
+    }
+    Json arguments = params.contains("arguments") ? params["arguments"] : Json::object();
+    if (arguments.is_null()) arguments = Json::object();
+    if (!arguments.is_object()) {
+      send_error(id, kInvalidParams, "invalid params: arguments must be an object");
+      return;
+    }
+    auto slots = slots_from_arguments(*skill, arguments, s_.clock.now_ms());
+    if (!slots) {
+      send_result(id, tool_error(slots.error().message));
+      return;
+    }
+    Plan plan = plan_from_skill(*skill, name + " " + arguments.dump(), *slots);
+    if (!plan.ready()) {
+      std::string text = "missing arguments:";
+      for (const Question& q : plan.questions) text += "\n  " + q.slot + " — " + q.text;
+      send_result(id, tool_error(text));
+      return;
+    }
+    std::cerr << "ergon mcp: running skill " << name << "\n";
+    auto report = s_.engine->start(plan);
+    if (!report) {
+      send_result(id, tool_error("ergon: " + report.error().message));
+      return;
+    }
+    Json result = {
+        {"content", Json::array({{{"type", "text"}, {"text", report_text(*report)}}})},
+        {"structuredContent", to_json(*report)},
+        {"isError", report->status != SessionStatus::kDone},
+    };
+    send_result(id, result);
+  }
+
+  void send_result(const Json& id, const Json& result) {
+    send({{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+  }
+  void send_error(const Json& id, int code, const std::string& message) {
+    send({{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
+  }
+  void send(const Json& message) {
+    std::string text = message.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    size_t written = 0;
+    while (written < text.size()) {
+      ssize_t n = ::write(out_fd_, text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // the client went away; stdin will close too
+      written += static_cast<size_t>(n);
+    }
+  }
+
+  Session& s_;
+  int out_fd_;
+  bool initialized_ = false;
+};
+
+// Approvals under stdio: stdin is the protocol, so the terminal cannot be
+// asked. `approvals: auto` approves what policy lets through; anything else
+// denies, pointing at ergon's own approvers.
+std::unique_ptr<Approver> mcp_approver(const Workspace& workspace) {
+  if (workspace.approvals == "auto") return make_auto_approver();
+  return make_deny_approver(
+      "approvals go through ergon's approvers (run `ergon serve` and approve there, or set "
+      "`approvals: auto` in ergon.yaml), never through the calling agent");
+}
+
+int run_mcp(const std::string& dir) {
+  // The protocol owns the real stdout; anything else that writes to stdout
+  // (library code, connectors) lands on stderr instead.
+  int out_fd = ::dup(STDOUT_FILENO);
+  if (out_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+    std::cerr << "ergon: mcp: cannot set up stdout for the protocol\n";
+    return kExitFailed;
+  }
+  ApprovalChoice choice;
+  choice.approver = "none";  // replaced below, once the workspace is known
+  auto opened = open_session(dir, choice, false);
+  if (!opened) return report_error(opened.error());
+  Session& s = **opened;
+  s.engine.reset();
+  s.approver = mcp_approver(s.workspace);
+  s.engine = std::make_unique<Engine>(EngineParts{&s.workspace, &s.connectors, s.store.get(),
+                                                  s.approver.get(), &s.clock, &s.guards,
+                                                  s.vault.get(), s.model.get()});
+  s.engine->on_event([](const Event& e) { print_event(std::cerr, e); });
+  std::cerr << "ergon mcp: serving " << s.workspace.skills.size() << " skill(s) of "
+            << s.workspace.dir << " on stdio\n";
+  McpServer server(s, out_fd);
+  int code = server.serve();
+  ::close(out_fd);
+  return code;
+}
+
+}  // namespace
+
+void register_mcp(CLI::App& app, Commands& commands) {
+  auto* mcp = app.add_subcommand(
+      "mcp", "serve the workspace's skills as MCP tools over stdio (for agents and IDEs)");
+  commands.add(mcp, [&commands] { return run_mcp(commands.global->workspace); });
+}
+
+}  // namespace ergon::cli
