@@ -178,7 +178,7 @@ constexpr char kStateCheck[] = R"JS(function(needEditable) {
   return '';
 })JS";
 
-// True when the element's box is the same in two consecutive animation frames.
+// True when the element's box is the same in three consecutive animation frames.
 // A timer stands in for a frame the page does not render (a hidden tab).
 constexpr char kStableCheck[] = R"JS(async function() {
   const el = this.nodeType === 1 ? this : this.parentElement;
@@ -186,11 +186,16 @@ constexpr char kStableCheck[] = R"JS(async function() {
     requestAnimationFrame(() => resolve());
     setTimeout(resolve, 100);
   });
+  const same = (a, b) => a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+  // Three frames, not two: an element moving to and fro can be at the same
+  // place in two frames either side of where it turns, never in three.
   await frame();
   const a = el.getBoundingClientRect();
   await frame();
   const b = el.getBoundingClientRect();
-  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+  if (!same(a, b)) return false;
+  await frame();
+  return same(b, el.getBoundingClientRect());
 })JS";
 
 // "" when `hit` is this element or inside it (across shadow roots), else what
