@@ -72,8 +72,11 @@ class Engine {
   // answer, the session is left waiting. `model_calls`, the planner's model
   // calls (ModelPlanner::calls()), is journaled with the plan (plan_made's
   // "model_calls") and counted in the report.
+  // `principal` is who the session acts for: journaled with session_started,
+  // and what policy predicates see as `principal` (also after a resume).
   Result<SessionReport> start(const Plan& plan, const std::string& session_id = "",
-                              const Json& model_calls = Json::array());
+                              const Json& model_calls = Json::array(),
+                              const Principal& principal = {});
 
   // Continues a session from its journal. `answers` (slot -> value) answer open
   // questions. Completed steps are not repeated; an action that was started but
@@ -81,10 +84,23 @@ class Engine {
   // idempotency key, otherwise a person is asked what happened.
   Result<SessionReport> resume(const std::string& session_id, const Json& answers = Json::object());
 
+  // Ends a session that is not running (waiting for answers, or stopped
+  // mid-run) as aborted for `why`: its completed reversible actions are
+  // compensated, newest first, as when a step aborts.
+  Result<SessionReport> cancel(const std::string& session_id, const std::string& why);
+
+  // Asked before each step of the session being run; a non-empty answer
+  // (why) aborts it there, with compensation. For cancelling from another
+  // thread: `reason` must be thread-safe.
+  void stop_when(std::function<std::string(const std::string& session)> reason);
+
  private:
   class Run;
+  Status replay(Run& run, const std::string& session_id, const char* doing);
+
   EngineParts parts_;
   std::function<void(const Event&)> sink_;
+  std::function<std::string(const std::string&)> stop_when_;
 };
 
 // A new random session id ("s-" + 12 hex digits).

@@ -18,7 +18,7 @@ namespace ergon {
 
 // Event types written by the engine (the `type` field).
 namespace event {
-inline constexpr const char* kSessionStarted = "session_started";  // goal, workspace, principal
+inline constexpr const char* kSessionStarted = "session_started";  // goal, workspace, principal, roles
 inline constexpr const char* kPlanMade =
     "plan_made";  // plan (JSON), model_calls (when a model planned)
 inline constexpr const char* kQuestion = "question";     // slot, text

@@ -232,17 +232,20 @@ Json to_json(const SessionReport& report) {
 // journal says has already happened. Lives for one start() or resume().
 class Engine::Run {
  public:
-  Run(const EngineParts& parts, const std::function<void(const Event&)>& sink, std::string session)
-      : parts_(parts), sink_(sink), session_(std::move(session)) {
+  Run(const EngineParts& parts, const std::function<void(const Event&)>& sink,
+      const std::function<std::string(const std::string&)>& stop_when, std::string session)
+      : parts_(parts), sink_(sink), stop_when_(stop_when), session_(std::move(session)) {
     report_.session = session_;
   }
 
-  Status begin(const Plan& plan, const Json& model_calls) {
+  Status begin(const Plan& plan, const Json& model_calls, const Principal& principal) {
     plan_ = plan;
+    principal_ = principal;
     init_memory();
     if (auto s = journal(event::kSessionStarted, {{"goal", plan.goal},
                                                   {"workspace", parts_.workspace->dir},
-                                                  {"principal", principal_.id}});
+                                                  {"principal", principal_.id},
+                                                  {"roles", principal_.roles}});
         !s) {
       return s;
     }
@@ -261,7 +264,10 @@ class Engine::Run {
     bool have_plan = false;
     for (const Event& e : events) {
       const Json& d = e.data;
-      if (e.type == event::kPlanMade) {
+      if (e.type == event::kSessionStarted) {
+        principal_.id = d.value("principal", principal_.id);
+        principal_.roles = d.value("roles", std::vector<std::string>());
+      } else if (e.type == event::kPlanMade) {
         auto plan = plan_from_json(d.at("plan"));
         if (!plan) return fail(plan.error().with_context("journal: plan_made: "));
         plan_ = std::move(*plan);
@@ -346,6 +352,7 @@ class Engine::Run {
         return fail(s.error());
       }
     }
+    if (std::string why = stop_reason(); !why.empty()) return abort(why);
     if (auto end = ask_open_questions(); !end)
       return fail(end.error());
     else if (*end == StepEnd::kWait)
@@ -354,6 +361,7 @@ class Engine::Run {
     for (const std::string& id : topological_order(plan_)) {
       const Step& step = *plan_.step(id);
       if (auto it = finished_.find({id, kWholeStep}); it != finished_.end()) continue;
+      if (std::string why = stop_reason(); !why.empty()) return abort(why);
       auto end = run_step(step);
       if (!end) return fail(end.error());
       if (parts_.clock->now_ms() - last_commit_ms_ >= kCommitIntervalMs) {
@@ -366,6 +374,15 @@ class Engine::Run {
       }
     }
     return finish(SessionStatus::kDone, "");
+  }
+
+  std::string stop_reason() const { return stop_when_ ? stop_when_(session_) : ""; }
+
+  // Ends the session as aborted for `why`, compensating what it completed.
+  Result<SessionReport> abort(const std::string& why) {
+    error_ = why;
+    if (auto s = compensate(); !s) return fail(s.error());
+    return finish(SessionStatus::kAborted, error_);
   }
 
  private:
@@ -1379,6 +1396,7 @@ class Engine::Run {
 
   const EngineParts& parts_;
   const std::function<void(const Event&)>& sink_;
+  const std::function<std::string(const std::string&)>& stop_when_;
   std::string session_;
   Principal principal_;
   Plan plan_;
@@ -1414,8 +1432,12 @@ void Engine::on_event(std::function<void(const Event&)> sink) {
   sink_ = std::move(sink);
 }
 
+void Engine::stop_when(std::function<std::string(const std::string&)> reason) {
+  stop_when_ = std::move(reason);
+}
+
 Result<SessionReport> Engine::start(const Plan& plan, const std::string& session_id,
-                                    const Json& model_calls) {
+                                    const Json& model_calls, const Principal& principal) {
   std::vector<std::string> known;
   for (const ActionSpec* spec : parts_.connectors->all_actions()) known.push_back(spec->name);
   if (auto s = validate_plan(plan, known); !s) return fail(s.error());
@@ -1431,29 +1453,40 @@ Result<SessionReport> Engine::start(const Plan& plan, const std::string& session
   std::string id = session_id.empty() ? new_session_id() : session_id;
   auto created = parts_.store->create_session(id, plan.goal, parts_.workspace->dir);
   if (!created) return fail(created.error());
-  Run run(parts_, sink_, id);
-  if (auto s = run.begin(plan, model_calls); !s) return fail(s.error());
+  Run run(parts_, sink_, stop_when_, id);
+  if (auto s = run.begin(plan, model_calls, principal); !s) return fail(s.error());
   return with_connectors(*parts_.connectors, id, [&] { return run.execute(); });
 }
 
-Result<SessionReport> Engine::resume(const std::string& session_id, const Json& answers) {
+Status Engine::replay(Run& run, const std::string& session_id, const char* doing) {
   auto events = parts_.store->events(session_id);
   if (!events) return fail(events.error());
   if (events->empty()) {
     return fail(ErrorCode::kNotFound, "session " + session_id + " has no events");
   }
   if (auto s = verify_chain(*events); !s) {
-    return fail(
-        s.error().with_context("refusing to resume " + session_id + ": journal does not verify: "));
+    return fail(s.error().with_context(std::string("refusing to ") + doing + " " + session_id +
+                                       ": journal does not verify: "));
   }
-  Run run(parts_, sink_, session_id);
-  if (auto s = run.replay(*events); !s) return fail(s.error());
+  if (auto s = run.replay(*events); !s) return s;
   if (!run.ended().empty()) {
     return fail(ErrorCode::kFailedPrecondition, "session " + session_id + " already ended (" +
-                                                    run.ended() + "); nothing to resume");
+                                                    run.ended() + "); nothing to " + doing);
   }
+  return {};
+}
+
+Result<SessionReport> Engine::resume(const std::string& session_id, const Json& answers) {
+  Run run(parts_, sink_, stop_when_, session_id);
+  if (auto s = replay(run, session_id, "resume"); !s) return fail(s.error());
   if (auto s = run.answer(answers); !s) return fail(s.error());
   return with_connectors(*parts_.connectors, session_id, [&] { return run.execute(); });
+}
+
+Result<SessionReport> Engine::cancel(const std::string& session_id, const std::string& why) {
+  Run run(parts_, sink_, stop_when_, session_id);
+  if (auto s = replay(run, session_id, "cancel"); !s) return fail(s.error());
+  return with_connectors(*parts_.connectors, session_id, [&] { return run.abort(why); });
 }
 
 }  // namespace ergon

@@ -22,6 +22,7 @@ class RecordingConnector final : public Connector {
     actions_.push_back({"sys.read", "reads", schema, Effect::kRead, {}, "", "", false});
     actions_.push_back({"sys.write", "writes", schema, Effect::kWrite, {}, "", "", false});
     actions_.push_back({"sys.buy", "buys", schema, Effect::kIrreversible, {}, "", "", false});
+    actions_[1].compensate = Compensation{"sys.read", {{"n", 0}}};
   }
   const std::string& name() const override { return name_; }
   const std::vector<ActionSpec>& actions() const override { return actions_; }
@@ -266,6 +267,75 @@ TEST_F(EngineTest, DuplicateSessionIdFailsAndLeavesTheStoreUsable) {
   EXPECT_EQ(other->status, SessionStatus::kDone);
   EXPECT_TRUE(verify_session(*store_, "s-dup"));
   EXPECT_EQ(events("s-dup").size(), 6u) << "the failed start wrote nothing";
+}
+
+TEST_F(EngineTest, CancelCompensatesWhatAStoppedSessionCompleted) {
+  std::vector<std::string> sent;
+  connector_->on_execute = [&](const ActionCall& call) { sent.push_back(call.action); };
+  Plan plan = plan_of("sys.write", {{{"n", 1}}});
+  Step buy;
+  buy.id = "buy";
+  buy.action = "sys.buy";
+  buy.with = {{"n", 2}};
+  plan.steps.push_back(buy);
+  PolicyRule permit;
+  permit.actions = "sys.*";
+  PolicyRule ask = permit;
+  ask.actions = "sys.buy";
+  ask.require_approval = true;
+  workspace_.policy = Policy({permit, ask});
+  guards_ = std::move(*make_guard_chain({}, workspace_.policy));
+  // What a server that stops while the person is asked leaves behind: the
+  // journal as it stood then (it is durable before anyone is asked).
+  auto stopped = open_sqlite_store(dir_.path() + "/stopped.db", clock_);
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  WatchingApprover approver;
+  approver.on_approve = [&] {
+    ASSERT_TRUE((*stopped)->create_session("s-stopped", "test", dir_.path()));
+    for (const Event& e : events("s-stopped")) {
+      ASSERT_TRUE((*stopped)->append_canonical("s-stopped", e.type, canonical_json(e.data)));
+    }
+  };
+  ASSERT_TRUE(engine(&approver).start(plan, "s-stopped"));
+  store_ = std::move(*stopped);
+  sent.clear();
+
+  auto report = engine().cancel("s-stopped", "cancelled by alice");
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->status, SessionStatus::kAborted);
+  EXPECT_EQ(report->error, "cancelled by alice");
+  EXPECT_EQ(report->compensations, 1);
+  EXPECT_EQ(sent, std::vector<std::string>{"sys.read"}) << "the write is undone, nothing bought";
+  auto journal = events("s-stopped");
+  EXPECT_EQ(types(journal).back(), "session_ended");
+  EXPECT_EQ(journal.back().data["status"], "aborted");
+  EXPECT_TRUE(verify_session(*store_, "s-stopped"));
+
+  auto again = engine().cancel("s-stopped", "twice");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(sent.size(), 1u) << "nothing is compensated twice";
+}
+
+TEST_F(EngineTest, StopWhenAbortsBeforeTheNextStepAndCompensates) {
+  std::vector<Json> sent;
+  bool stop = false;
+  connector_->on_execute = [&](const ActionCall& call) {
+    sent.push_back(call.args);
+    stop = true;
+  };
+  Engine e = engine();
+  e.stop_when([&](const std::string& session) {
+    EXPECT_EQ(session, "s-stop");
+    return stop ? std::string("cancelled by bob") : std::string();
+  });
+  auto report = e.start(plan_of("sys.write", {{{"n", 1}}, {{"n", 2}}}), "s-stop");
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->status, SessionStatus::kAborted);
+  EXPECT_EQ(report->error, "cancelled by bob");
+  // The first write ran and was undone (sys.read {n: 0}); the second never ran.
+  EXPECT_EQ(sent, (std::vector<Json>{{{"n", 1}}, {{"n", 0}}}));
+  EXPECT_FALSE(report->steps.contains("s1"));
 }
 
 }  // namespace
