@@ -80,9 +80,14 @@ class Policy {
   PolicyVerdict evaluate(const std::string& action, const Json& input, const PolicyUsage& usage,
                          Sandbox& sandbox) const;
   const std::vector<PolicyRule>& rules() const { return rules_; }
+  // `four_eyes: true` in the policy file: the person who started a session may
+  // not approve its irreversible actions; another approver must (ergon serve).
+  bool four_eyes() const { return four_eyes_; }
+  void set_four_eyes(bool on) { four_eyes_ = on; }
 
  private:
   std::vector<PolicyRule> rules_;
+  bool four_eyes_ = false;
 };
 
 // Shell-style glob: '*' any run of characters, '?' one character.

@@ -582,29 +582,39 @@ Result<PolicyRule> parse_rule(const Source& src, Sandbox& sandbox, const Json& j
   return rule;
 }
 
-Result<std::vector<PolicyRule>> parse_policy(const Source& src, Sandbox& sandbox) {
+Result<Policy> parse_policy(const Source& src, Sandbox& sandbox) {
   const Json& root = src.root();
-  std::vector<PolicyRule> rules;
-  if (root.is_null()) return rules;
-  // The rules may stand alone as a list, or under `rules:`.
+  if (root.is_null()) return Policy();
+  // The rules may stand alone as a list, or under `rules:` beside `four_eyes:`.
   std::string pointer;
   const Json* list = &root;
+  bool four_eyes = false;
   if (root.is_object()) {
-    if (auto ok = src.check_fields(root, "", {"rules"}); !ok) return fail(ok.error());
+    if (auto ok = src.check_fields(root, "", {"rules", "four_eyes"}); !ok) return fail(ok.error());
+    auto eyes = src.bool_at(root, "", "four_eyes");
+    if (!eyes) return fail(eyes.error());
+    four_eyes = *eyes;
     pointer = "/rules";
     auto it = root.find("rules");
-    if (it == root.end() || it->is_null()) return rules;
+    if (it == root.end() || it->is_null()) {
+      Policy policy;
+      policy.set_four_eyes(four_eyes);
+      return policy;
+    }
     list = &*it;
   }
   if (!list->is_array()) {
     return src.error(pointer, "expected a list of rules under rules:, got " + type_name(*list));
   }
+  std::vector<PolicyRule> rules;
   for (size_t i = 0; i < list->size(); ++i) {
     auto rule = parse_rule(src, sandbox, (*list)[i], pointer_append(pointer, i));
     if (!rule) return fail(rule.error());
     rules.push_back(std::move(*rule));
   }
-  return rules;
+  Policy policy(std::move(rules));
+  policy.set_four_eyes(four_eyes);
+  return policy;
 }
 
 // Every rule must match some action: a misspelt `forbid` would otherwise
@@ -883,12 +893,12 @@ Result<Workspace> load_workspace(const std::string& dir_text) {
     auto doc = load_file(dir / "policy.yaml", "policy.yaml");
     if (!doc) return fail(doc.error());
     Source src(*doc);
-    auto rules = parse_policy(src, sandbox);
-    if (!rules) return fail(rules.error());
-    if (auto ok = check_rules_match(src, *rules, actions, runtime_connectors); !ok) {
+    auto policy = parse_policy(src, sandbox);
+    if (!policy) return fail(policy.error());
+    if (auto ok = check_rules_match(src, policy->rules(), actions, runtime_connectors); !ok) {
       return fail(ok.error());
     }
-    ws.policy = Policy(std::move(*rules));
+    ws.policy = std::move(*policy);
   }
 
   fs::path skills_dir = dir / "skills";
@@ -935,9 +945,7 @@ Result<Policy> load_policy_file(const std::string& path) {
   auto doc = load_file(path, path);
   if (!doc) return fail(doc.error());
   Sandbox sandbox;
-  auto rules = parse_policy(Source(*doc), sandbox);
-  if (!rules) return fail(rules.error());
-  return Policy(std::move(*rules));
+  return parse_policy(Source(*doc), sandbox);
 }
 
 Result<ConnectorSet> build_connectors(const Workspace& workspace, const Vault& vault) {

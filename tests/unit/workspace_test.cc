@@ -194,6 +194,7 @@ TEST(WorkspaceTest, LoadsAValidWorkspace) {
   ASSERT_TRUE(rules[2].budget);
   EXPECT_EQ(rules[2].budget->sum, "args.count * args.unit_price");
   EXPECT_EQ(rules[2].budget->max, 10000);
+  EXPECT_FALSE(ws->policy.four_eyes());
 
   ASSERT_EQ(ws->skills.size(), 1u);
   const Skill* skill = ws->skill("reduce-cloud-spend");
@@ -395,6 +396,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "forbid: cloud.stop_instanse", "forbid:", "rules[1].forbid",
                 "'cloud.stop_instanse' matches no action in this workspace; did you mean "
                 "'cloud.stop_instance'?"},
+        BadCase{"four_eyes_not_a_boolean", "policy.yaml",
+                "rules:", "four_eyes: always\nrules:", "four_eyes:", "four_eyes", "true or false"},
         BadCase{"unknown_rule_field", "policy.yaml", "require_approval: true",
                 "require_aproval: true", "require_aproval", "rules[2].require_aproval",
                 "did you mean 'require_approval'?"},
