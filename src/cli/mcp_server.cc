@@ -3,15 +3,18 @@
 // runs a guarded, journaled session of that skill; approvals go through
 // ergon's own approvers (the workspace's `approvals:`), never through the
 // calling agent. stdout carries only the protocol; logs go to stderr.
+#include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -213,9 +216,17 @@ std::string report_text(const SessionReport& report) {
 
 // ---- the server ----------------------------------------------------------
 
+// Where tool calls run: here, or as sessions of a running `ergon serve`
+// (whose approvals queue and console then decide what needs a person).
+struct ServeTarget {
+  std::string url;    // empty: run here
+  std::string token;  // from $ERGON_TOKEN
+};
+
 class McpServer {
  public:
-  McpServer(Session& session, int out_fd) : s_(session), out_fd_(out_fd) {}
+  McpServer(Session& session, int out_fd, ServeTarget serve)
+      : s_(session), out_fd_(out_fd), serve_(std::move(serve)) {}
 
   // Serves until stdin closes.
   int serve() {
@@ -330,6 +341,13 @@ class McpServer {
       send_result(id, tool_error(text));
       return;
     }
+    if (!serve_.url.empty()) {
+      Json progress = params.contains("_meta") && params["_meta"].is_object()
+                          ? params["_meta"].value("progressToken", Json())
+                          : Json();
+      send_result(id, run_on_server(plan, progress));
+      return;
+    }
     std::cerr << "ergon mcp: running skill " << name << "\n";
     auto report = s_.engine->start(plan);
     if (!report) {
@@ -342,6 +360,71 @@ class McpServer {
         {"isError", report->status != SessionStatus::kDone},
     };
     send_result(id, result);
+  }
+
+  // Posts the plan to `ergon serve` and waits for the session to end there.
+  // While a person is asked in its approvals queue, a caller that sent a
+  // progressToken hears so (and its request timeout can restart).
+  Json run_on_server(const Plan& plan, const Json& progress_token) {
+    httplib::Client client(serve_.url);
+    client.set_bearer_token_auth(serve_.token);
+    client.set_connection_timeout(10, 0);
+    client.set_read_timeout(60, 0);
+    auto where = [&](const std::string& path) { return serve_.url + path; };
+    auto created =
+        client.Post("/v1/sessions", Json{{"plan", to_json(plan)}}.dump(), "application/json");
+    if (!created) {
+      return tool_error("ergon: cannot reach ergon serve at " + serve_.url + " (" +
+                        httplib::to_string(created.error()) + ")");
+    }
+    Json body = Json::parse(created->body, nullptr, false);
+    if (created->status != 201) {
+      std::string why = body.is_object() ? body.value("error", created->body) : created->body;
+      return tool_error("ergon serve refused the session (" + std::to_string(created->status) +
+                        "): " + why);
+    }
+    const std::string session = body.value("id", std::string());
+    std::cerr << "ergon mcp: session " << session << " runs at " << serve_.url << "\n";
+    std::string announced;
+    int progress = 0;
+    while (true) {
+      auto got = client.Get(("/v1/sessions/" + session).c_str());
+      if (!got || got->status != 200) {
+        return tool_error("ergon: lost session " + session + " at " + where("") +
+                          (got ? ": " + got->body : ""));
+      }
+      Json state = Json::parse(got->body, nullptr, false);
+      std::string status = state.value("status", std::string());
+      bool busy = state.value("busy", true);
+      if (!busy && status != "running" && status != "queued") {
+        Json report = state.value("report", Json::object());
+        if (!report.is_object()) report = Json::object();
+        report["session"] = session;
+        report["status"] = status;
+        std::string text = "Session " + session + " at " + serve_.url + ": " + status;
+        if (state.contains("error")) text += " — " + state["error"].get<std::string>();
+        if (status == "waiting") {
+          text += "\nIt waits for answers: POST " + where("/v1/sessions/" + session + "/answers");
+        }
+        return {{"content", Json::array({{{"type", "text"}, {"text", text}}})},
+                {"structuredContent", report},
+                {"isError", status != "done"}};
+      }
+      std::string asking;
+      for (const Json& approval : state.value("approvals", Json::array())) {
+        asking = "waiting for a person to approve " + approval.value("action", std::string()) +
+                 " in ergon serve's approvals queue (" + where("/console/") + ")";
+      }
+      if (!asking.empty() && asking != announced && !progress_token.is_null()) {
+        send(
+            {{"jsonrpc", "2.0"},
+             {"method", "notifications/progress"},
+             {"params",
+              {{"progressToken", progress_token}, {"progress", ++progress}, {"message", asking}}}});
+      }
+      announced = asking;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
 
   void send_result(const Json& id, const Json& result) {
@@ -363,6 +446,7 @@ class McpServer {
 
   Session& s_;
   int out_fd_;
+  ServeTarget serve_;
   bool initialized_ = false;
 };
 
@@ -372,11 +456,29 @@ class McpServer {
 std::unique_ptr<Approver> mcp_approver(const Workspace& workspace) {
   if (workspace.approvals == "auto") return make_auto_approver();
   return make_deny_approver(
-      "approvals go through ergon's approvers (run `ergon serve` and approve there, or set "
-      "`approvals: auto` in ergon.yaml), never through the calling agent");
+      "nobody can be asked over stdio: start `ergon serve` and run `ergon mcp --serve URL`, "
+      "so a person approves in its console, or set `approvals: auto` in ergon.yaml to let "
+      "policy decide; the calling agent never approves");
 }
 
-int run_mcp(const std::string& dir) {
+int run_mcp(const std::string& dir, const std::string& serve_url) {
+  ServeTarget serve{serve_url, ""};
+  if (!serve.url.empty()) {
+    if (!serve.url.starts_with("http://") && !serve.url.starts_with("https://")) {
+      return report_error(Error{ErrorCode::kInvalidInput,
+                                "--serve: expected the URL ergon serve printed, e.g. "
+                                "http://127.0.0.1:8080; got '" +
+                                    serve.url + "'"});
+    }
+    while (serve.url.ends_with('/')) serve.url.pop_back();
+    const char* token = std::getenv("ERGON_TOKEN");
+    if (token == nullptr || *token == '\0') {
+      return report_error(Error{ErrorCode::kInvalidInput,
+                                "--serve needs an operator token in $ERGON_TOKEN (make one with "
+                                "`ergon serve token add NAME --role operator`)"});
+    }
+    serve.token = token;
+  }
   // The protocol owns the real stdout; anything else that writes to stdout
   // (library code, connectors) lands on stderr instead.
   int out_fd = ::dup(STDOUT_FILENO);
@@ -397,7 +499,7 @@ int run_mcp(const std::string& dir) {
   s.engine->on_event([](const Event& e) { print_event(std::cerr, e); });
   std::cerr << "ergon mcp: serving " << s.workspace.skills.size() << " skill(s) of "
             << s.workspace.dir << " on stdio\n";
-  McpServer server(s, out_fd);
+  McpServer server(s, out_fd, serve);
   int code = server.serve();
   ::close(out_fd);
   return code;
@@ -408,7 +510,12 @@ int run_mcp(const std::string& dir) {
 void register_mcp(CLI::App& app, Commands& commands) {
   auto* mcp = app.add_subcommand(
       "mcp", "serve the workspace's skills as MCP tools over stdio (for agents and IDEs)");
-  commands.add(mcp, [&commands] { return run_mcp(commands.global->workspace); });
+  auto serve_url = std::make_shared<std::string>();
+  mcp->add_option("--serve", *serve_url,
+                  "run tool calls as sessions of this ergon serve (its approvals queue "
+                  "decides); the token comes from $ERGON_TOKEN");
+  commands.add(mcp,
+               [&commands, serve_url] { return run_mcp(commands.global->workspace, *serve_url); });
 }
 
 }  // namespace ergon::cli

@@ -4,12 +4,17 @@
 // `npm ci --prefix tests/mcp-client`) against a copy of examples/cloud-cost
 // and its acme-cloud service.
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "ergon/json.h"
+#include "ergon/serve.h"
 #include "support/cloud_workspace.h"
 #include "support/process.h"
 
@@ -90,13 +95,16 @@ class McpServerTest : public testing::CloudWorkspaceTest {
   }
 
   // Runs the SDK client: lists the tools and, with `tool`, calls it.
-  Json drive(const std::string& tool = "", const Json& arguments = Json::object()) {
+  Json drive(const std::string& tool = "", const Json& arguments = Json::object(),
+             const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> argv = {node(), client_dir() + "/drive.mjs", bin("ergon"), workspace_};
     if (!tool.empty()) {
       argv.push_back(tool);
       argv.push_back(arguments.dump());
     }
-    RunResult r = testing::run(argv, cloud_options());
+    RunOptions options = cloud_options();
+    options.env.insert(env.begin(), env.end());
+    RunResult r = testing::run(argv, options);
     last_err_ = r.err;
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     Json out = Json::parse(r.out, nullptr, false);
@@ -285,6 +293,84 @@ TEST_F(McpServerTest, WithAutoApprovalsTheSessionFinishes) {
   Json listed = sessions();
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["status"], "done");
+}
+
+TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
+  require_client();
+  // ergon serve runs the session; a person approves there, not the agent.
+  setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
+  setenv("ACME_CLOUD_TOKEN", kToken, 1);
+  std::string tokens = default_tokens_path(workspace_);
+  auto agent = add_token(tokens, "agent", Role::kOperator, 0);
+  auto bob = add_token(tokens, "bob", Role::kApprover, 0);
+  ASSERT_TRUE(agent && bob);
+  ServerOptions options;
+  options.workspace_dir = workspace_;
+  Server server(options);
+  ASSERT_TRUE(server.start());
+
+  std::atomic<bool> done = false;
+  std::string approved_action;
+  std::thread person([&] {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_bearer_token_auth(*bob);
+    while (!done) {
+      auto r = c.Get("/v1/approvals");
+      Json list = r ? Json::parse(r->body, nullptr, false) : Json();
+      if (list.is_object()) {
+        for (const Json& a : list["approvals"]) {
+          // A person takes a moment: long enough for ergon mcp, polling
+          // every 200 ms, to see the approval pending and say so.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+          approved_action = a.value("action", std::string());
+          c.Post("/v1/approvals/" + a["id"].get<std::string>(),
+                 Json{{"decision", "approve"}, {"reason", "seen"}, {"hash", a["hash"]}}.dump(),
+                 "application/json");
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  Json out = drive("reduce-cloud-spend", {{"target_pct", 15}},
+                   {{"ERGON_MCP_SERVE", server.url()}, {"ERGON_TOKEN", *agent}});
+  done = true;
+  person.join();
+  const Json& call = out["call"];
+  ASSERT_TRUE(call.is_object()) << out.dump(2);
+  EXPECT_EQ(call["isError"], false) << call.dump(2) << last_err_;
+  const Json& report = call["structuredContent"];
+  EXPECT_EQ(report["status"], "done") << report.dump(2);
+  EXPECT_GE(report["approvals_granted"].get<int>(), 1);
+  EXPECT_EQ(approved_action, "cloud.purchase_reservation");
+  // The caller heard why it waited.
+  ASSERT_FALSE(out["progress"].empty()) << out.dump(2);
+  EXPECT_NE(out["progress"][0]["message"].get<std::string>().find("cloud.purchase_reservation"),
+            std::string::npos);
+  // The session is ergon serve's, journaled as the agent's, approved by bob.
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_bearer_token_auth(*bob);
+  auto audit = c.Get("/v1/sessions/" + report["session"].get<std::string>() + "/audit");
+  ASSERT_TRUE(audit);
+  Json events = Json::parse(audit->body)["events"];
+  EXPECT_EQ(events[0]["data"]["principal"], "agent");
+  bool by_bob = false;
+  for (const Json& e : events) {
+    by_bob = by_bob || (e["type"] == "approval" && e["data"]["by"] == "bob");
+  }
+  EXPECT_TRUE(by_bob);
+  server.stop();
+}
+
+TEST_F(McpServerTest, ServeWithoutATokenIsAUsageError) {
+  RunOptions o = cloud_options();
+  o.env["ERGON_TOKEN"] = "";
+  RunResult r =
+      testing::run({bin("ergon"), "-w", workspace_, "mcp", "--serve", "http://127.0.0.1:9"}, o);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("ERGON_TOKEN"), std::string::npos) << r.err;
+  r = testing::run({bin("ergon"), "-w", workspace_, "mcp", "--serve", "127.0.0.1:9"}, o);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--serve"), std::string::npos) << r.err;
 }
 
 }  // namespace

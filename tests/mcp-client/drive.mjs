@@ -3,8 +3,10 @@
 //
 //   node drive.mjs ERGON WORKSPACE [TOOL ARGUMENTS_JSON]
 //
-// Lists the tools; with TOOL, calls it with the arguments. ergon's own
-// stderr (its logs) passes through to this script's stderr.
+// Lists the tools; with TOOL, calls it with the arguments (and collects the
+// progress notifications it sends in out.progress). With ERGON_MCP_SERVE set,
+// ergon runs as `ergon mcp --serve $ERGON_MCP_SERVE`. ergon's own stderr (its
+// logs) passes through to this script's stderr.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
@@ -16,7 +18,8 @@ if (!ergon || !workspace) {
 
 const transport = new StdioClientTransport({
   command: ergon,
-  args: ["-w", workspace, "mcp"],
+  args: ["-w", workspace, "mcp",
+         ...(process.env.ERGON_MCP_SERVE ? ["--serve", process.env.ERGON_MCP_SERVE] : [])],
   env: { ...process.env },
   stderr: "inherit",
 });
@@ -31,7 +34,12 @@ try {
   await client.ping();
   out.tools = (await client.listTools()).tools;
   if (tool) {
-    out.call = await client.callTool({ name: tool, arguments: JSON.parse(args ?? "{}") });
+    out.progress = [];
+    out.call = await client.callTool({ name: tool, arguments: JSON.parse(args ?? "{}") },
+                                     undefined, {
+                                       onprogress: (p) => out.progress.push(p),
+                                       resetTimeoutOnProgress: true,
+                                     });
   }
 } catch (error) {
   out.error = { message: String(error?.message ?? error), code: error?.code ?? null };
