@@ -45,7 +45,7 @@ struct ServerOptions {
   int workers = 4;                 // sessions that run at the same time
   std::string tokens_file;         // empty: default_tokens_path(workspace_dir)
   // The principal who created a session may not approve its irreversible
-  // actions. (A serve option until the policy file has `four_eyes:`.)
+  // actions. The policy file's `four_eyes: true` turns it on as well.
   bool four_eyes = false;
   size_t max_body_bytes = 1 << 20;  // larger requests get 413
   Clock* clock = nullptr;           // null: the system clock; must be thread-safe

@@ -2,6 +2,7 @@
 // runs sessions, and the approvals queue that blocks a worker until a person
 // decides.
 #include <httplib.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "ergon/planner.h"
 #include "ergon/serve.h"
 #include "ergon/workspace.h"
+#include "serve/internal/console.h"
 #include "serve/internal/fenced_store.h"
 #include "serve/internal/metrics.h"
 
@@ -71,6 +73,47 @@ bool final_status(SessionStatus status) {
          status == SessionStatus::kAborted;
 }
 
+// Sent with every response: the console loads nothing but its own files and
+// cannot be framed; API answers are never sniffed into something else.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+// The console's login cookie: HttpOnly, so page scripts never see it, and
+// SameSite=Strict, so no other site's page sends it.
+constexpr const char* kCookie = "ergon_console";
+constexpr int64_t kLoginMs = 12 * 3600 * 1000;
+
+std::string cookie_value(const httplib::Request& req, const std::string& name) {
+  std::string header = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    std::string_view pair = std::string_view(header).substr(pos, end - pos);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.starts_with(name) && pair.size() > name.size() && pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+bool same_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+const char* content_type(const std::string& file) {
+  std::string ext = std::filesystem::path(file).extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  return "application/octet-stream";
+}
+
 Json event_json(const Event& e) {
   Json row = e.body();
   row["prev_hash"] = e.prev_hash;
@@ -84,6 +127,7 @@ Json event_json(const Event& e) {
 struct PendingApproval {
   std::string id;
   ApprovalRequest request;
+  std::string goal;  // the session's, for the person deciding
   std::string hash;
   int64_t created_ms = 0;
   bool decided = false;
@@ -100,7 +144,15 @@ struct PendingApproval {
             {"preview", request.preview},
             {"needs_person", request.needs_person},
             {"created_ms", created_ms},
+            {"goal", goal},
             {"hash", hash}};
+  }
+
+  // The browser's screenshot of the page the action would change, if any.
+  std::string screenshot() const {
+    const Json& shot =
+        request.preview.is_object() ? request.preview.value("screenshot", Json()) : Json();
+    return shot.is_string() ? shot.get<std::string>() : "";
   }
 };
 
@@ -120,6 +172,7 @@ class Server::Impl {
   // What the server knows of a session beyond its journal.
   struct SessionEntry {
     std::string creator;
+    Json queued_plan;   // a plan posted but not started yet (kept across a restart)
     bool busy = false;  // queued or running on a worker
     bool cancel_requested = false;
     std::string cancelled_by;
@@ -162,9 +215,28 @@ class Server::Impl {
   void save_creators();  // guarded by mu_
   void load_creators();
 
-  // Authenticates the request; on failure answers 401/403 and returns nullopt.
+  // A person logged in to the console: their cookie maps to this.
+  struct ConsoleLogin {
+    std::string token_hash;  // the token they logged in with; revoked with it
+    std::string csrf;        // sent back in X-CSRF-Token on every POST
+    int64_t expires_ms = 0;
+  };
+
+  // Authenticates the request by its bearer token, or by the console's
+  // cookie (POSTs then need the login's CSRF token and a same-origin Origin);
+  // on failure answers 401/403 and returns nullopt.
   std::optional<ApiToken> authorize(const httplib::Request& req, httplib::Response& res, Role need);
+  // The token whose secret hashes to `hash`, re-reading the tokens file when
+  // it changed (a token added or removed takes effect without a restart).
+  std::optional<ApiToken> token_with_hash(const std::string& hash);
+  std::optional<ApiToken> token_named(const std::string& name);
+  bool four_eyes_applies(const PendingApproval& approval) const;  // guarded by mu_
+  Json approval_json(const PendingApproval& approval) const;      // guarded by mu_
   void routes();
+  void console_routes();
+  void login(const httplib::Request& req, httplib::Response& res);
+  void stats(httplib::Response& res);
+  void start_queued(const std::string& id, std::shared_ptr<Plan> plan);
   void create_session(const ApiToken& who, const httplib::Request& req, httplib::Response& res);
   void get_session(const std::string& id, httplib::Response& res);
   void answer_session(const std::string& id, const ApiToken& who, const httplib::Request& req,
@@ -185,7 +257,9 @@ class Server::Impl {
   std::unique_ptr<Store> store_;
   std::unique_ptr<SkillPlanner> planner_;
   std::unique_ptr<ModelClient> model_;  // when ergon.yaml has `model:`; thread-safe
-  std::vector<ApiToken> tokens_;
+  std::mutex tokens_mu_;
+  std::vector<ApiToken> tokens_;  // guarded by tokens_mu_
+  std::filesystem::file_time_type tokens_time_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
@@ -201,6 +275,9 @@ class Server::Impl {
   std::deque<std::pair<std::string, Job>> jobs_;
   std::map<std::string, SessionEntry> sessions_;
   std::map<std::string, std::shared_ptr<PendingApproval>> approvals_;
+  std::map<std::string, ConsoleLogin> logins_;  // by cookie
+  // Finished sessions never change: what /v1/stats needs of each, by id.
+  std::map<std::string, Json> finished_summaries_;
 };
 
 Status Server::Impl::start() {
@@ -211,6 +288,8 @@ Status Server::Impl::start() {
   auto tokens = load_tokens(options_.tokens_file);
   if (!tokens) return fail(tokens.error());
   tokens_ = std::move(*tokens);
+  std::error_code time_error;
+  tokens_time_ = std::filesystem::last_write_time(options_.tokens_file, time_error);
   auto vault = Vault::open(workspace_.vault_file);
   if (!vault) return fail(vault.error());
   vault_ = std::move(*vault);
@@ -242,14 +321,30 @@ Status Server::Impl::start() {
         EngineParts{&workspace_, &worker->connectors, worker->store.get(), worker->approver.get(),
                     clock_, &worker->guards, vault_.get(), model_.get()});
     worker->engine->on_event([this](const Event& e) { observe(e); });
+    worker->engine->stop_when([this](const std::string& session) {
+      std::lock_guard lock(mu_);
+      auto entry = sessions_.find(session);
+      if (entry == sessions_.end() || !entry->second.cancel_requested) return std::string();
+      return "cancelled by " + entry->second.cancelled_by;
+    });
     workers_.push_back(std::move(worker));
   }
 
   http_ = std::make_unique<httplib::Server>();
   http_->set_payload_max_length(options_.max_body_bytes);
+  // Small answers go out at once rather than waiting on the client's ack
+  // (Nagle's algorithm held every keep-alive answer for ~40 ms).
+  http_->set_tcp_nodelay(true);
   // Event streams hold a thread each for as long as they are open.
   http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
+  http_->set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy", kContentSecurityPolicy);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+  });
   routes();
+  console_routes();
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
     if (port_ <= 0) {
@@ -281,6 +376,24 @@ Status Server::Impl::start() {
       enqueue(id, [this, id](Worker& w) { finished(id, w.engine->resume(id)); });
     }
   }
+  // Plans posted but not started when the last server stopped start now.
+  std::vector<std::pair<std::string, Json>> queued;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : sessions_) {
+      if (!entry.queued_plan.is_null()) queued.emplace_back(id, entry.queued_plan);
+    }
+  }
+  for (const auto& [id, json] : queued) {
+    auto plan = plan_from_json(json);
+    if (plan && !store_->session(id)) {
+      start_queued(id, std::make_shared<Plan>(std::move(*plan)));
+    } else {
+      std::lock_guard lock(mu_);
+      sessions_[id].queued_plan = Json();
+      save_creators();
+    }
+  }
   listener_ = std::thread([this] { http_->listen_after_bind(); });
   return {};
 }
@@ -305,6 +418,7 @@ void Server::Impl::stop() {
 }
 
 Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
+  auto info = store_->session(request.session);
   std::unique_lock lock(mu_);
   if (stopping_) return fail(ErrorCode::kUnavailable, "the server is stopping");
   SessionEntry& entry = sessions_[request.session];
@@ -314,6 +428,7 @@ Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
   auto pending = std::make_shared<PendingApproval>();
   pending->id = "a-" + random_hex(8);
   pending->request = request;
+  if (info) pending->goal = info->goal;
   pending->created_ms = clock_->now_ms();
   // The exact action shown: approving binds to it.
   pending->hash = sha256_hex(canonical_json({{"session", request.session},
@@ -383,7 +498,9 @@ void Server::Impl::observe(const Event& event) {
 void Server::Impl::save_creators() {
   Json out = Json::object();
   for (const auto& [id, entry] : sessions_) {
-    if (!entry.creator.empty()) out[id] = {{"creator", entry.creator}};
+    if (entry.creator.empty()) continue;
+    out[id] = {{"creator", entry.creator}};
+    if (!entry.queued_plan.is_null()) out[id]["queued_plan"] = entry.queued_plan;
   }
   std::filesystem::path path =
       std::filesystem::path(workspace_.store_path).parent_path() / "serve-sessions.json";
@@ -404,33 +521,116 @@ void Server::Impl::load_creators() {
   if (!json.is_object()) return;
   std::lock_guard lock(mu_);
   for (const auto& [id, row] : json.items()) {
-    if (row.is_object()) sessions_[id].creator = row.value("creator", std::string());
+    if (!row.is_object()) continue;
+    sessions_[id].creator = row.value("creator", std::string());
+    sessions_[id].queued_plan = row.value("queued_plan", Json());
   }
+}
+
+std::optional<ApiToken> Server::Impl::token_with_hash(const std::string& hash) {
+  std::lock_guard lock(tokens_mu_);
+  std::error_code ec;
+  auto time = std::filesystem::last_write_time(options_.tokens_file, ec);
+  if (ec) {
+    tokens_.clear();  // the file was removed: no token is valid any more
+  } else if (time != tokens_time_) {
+    // A file that does not parse keeps the tokens already loaded.
+    if (auto tokens = load_tokens(options_.tokens_file)) {
+      tokens_ = std::move(*tokens);
+      tokens_time_ = time;
+    }
+  }
+  for (const ApiToken& token : tokens_) {
+    if (same_secret(token.hash, hash)) return token;
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiToken> Server::Impl::token_named(const std::string& name) {
+  std::lock_guard lock(tokens_mu_);
+  for (const ApiToken& token : tokens_) {
+    if (token.name == name) return token;
+  }
+  return std::nullopt;
 }
 
 std::optional<ApiToken> Server::Impl::authorize(const httplib::Request& req, httplib::Response& res,
                                                 Role need) {
+  std::optional<ApiToken> who;
   std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (!header.starts_with(kBearer)) {
+  if (!header.empty()) {
+    if (header.starts_with(kBearer)) {
+      who = token_with_hash(sha256_hex(std::string_view(header).substr(kBearer.size())));
+    }
+    if (!who) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_error(res, 401,
+                 header.starts_with(kBearer)
+                     ? "unknown token"
+                     : "expected Authorization: Bearer <token> (make one with `ergon serve token "
+                       "add NAME --role ROLE`)");
+      return std::nullopt;
+    }
+  } else if (std::string cookie = cookie_value(req, kCookie); !cookie.empty()) {
+    ConsoleLogin login;
+    {
+      std::lock_guard lock(mu_);
+      auto found = logins_.find(cookie);
+      if (found != logins_.end() && found->second.expires_ms <= clock_->now_ms()) {
+        logins_.erase(found);
+        found = logins_.end();
+      }
+      if (found != logins_.end()) login = found->second;
+    }
+    if (!login.token_hash.empty()) who = token_with_hash(login.token_hash);
+    if (!who) {
+      send_error(res, 401, "your console login has ended: log in again");
+      return std::nullopt;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      // A page of another site cannot read the CSRF token, and a browser
+      // names the page's origin on every cross-origin POST.
+      if (!same_secret(req.get_header_value("X-CSRF-Token"), login.csrf)) {
+        send_error(res, 403,
+                   "CSRF check failed: a console request must carry the X-CSRF-Token of its "
+                   "login; reload the console");
+        return std::nullopt;
+      }
+      std::string origin = req.get_header_value("Origin");
+      if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
+        send_error(res, 403, "cross-origin request refused (Origin: " + origin + ")");
+        return std::nullopt;
+      }
+    }
+  } else {
     res.set_header("WWW-Authenticate", "Bearer");
     send_error(res, 401, "missing bearer token: send Authorization: Bearer <token>");
     return std::nullopt;
   }
-  std::string hash = sha256_hex(std::string_view(header).substr(kBearer.size()));
-  for (const ApiToken& token : tokens_) {
-    if (token.hash != hash) continue;
-    if (static_cast<int>(token.role) < static_cast<int>(need)) {
-      send_error(res, 403,
-                 "token '" + token.name + "' has role " + to_string(token.role) + "; this needs " +
-                     to_string(need) + " or above");
-      return std::nullopt;
-    }
-    return token;
+  if (static_cast<int>(who->role) < static_cast<int>(need)) {
+    send_error(res, 403,
+               "token '" + who->name + "' has role " + to_string(who->role) + "; this needs " +
+                   to_string(need) + " or above");
+    return std::nullopt;
   }
-  res.set_header("WWW-Authenticate", "Bearer");
-  send_error(res, 401, "unknown token");
-  return std::nullopt;
+  return who;
+}
+
+bool Server::Impl::four_eyes_applies(const PendingApproval& approval) const {
+  return (options_.four_eyes || workspace_.policy.four_eyes()) &&
+         approval.request.effect == Effect::kIrreversible;
+}
+
+Json Server::Impl::approval_json(const PendingApproval& approval) const {
+  Json out = approval.to_json();
+  auto entry = sessions_.find(approval.request.session);
+  out["creator"] = entry == sessions_.end() ? "" : entry->second.creator;
+  out["four_eyes"] = four_eyes_applies(approval);
+  if (!approval.screenshot().empty()) {
+    out["screenshot_url"] = "/v1/approvals/" + approval.id + "/screenshot";
+  }
+  return out;
 }
 
 void Server::Impl::routes() {
@@ -483,16 +683,166 @@ void Server::Impl::routes() {
     if (!authorize(req, res, Role::kViewer)) return;
     Json out = Json::array();
     std::lock_guard lock(mu_);
-    for (const auto& [id, pending] : approvals_) out.push_back(pending->to_json());
+    for (const auto& [id, pending] : approvals_) out.push_back(approval_json(*pending));
     send_json(res, 200, {{"approvals", out}});
   });
   s.Post(R"(/v1/approvals/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     if (auto who = authorize(req, res, Role::kApprover)) decide(req.matches[1], *who, req, res);
   });
+  s.Get(R"(/v1/approvals/([^/]+)/screenshot)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (!authorize(req, res, Role::kViewer)) return;
+          std::string path;
+          {
+            std::lock_guard lock(mu_);
+            auto found = approvals_.find(req.matches[1]);
+            if (found != approvals_.end()) path = found->second->screenshot();
+          }
+          std::ifstream in(path, std::ios::binary);
+          if (path.empty() || !in) return send_error(res, 404, "no screenshot for this approval");
+          std::stringstream bytes;
+          bytes << in.rdbuf();
+          res.set_content(bytes.str(), "image/png");
+        });
+  s.Get("/v1/stats", [this](const httplib::Request& req, httplib::Response& res) {
+    if (authorize(req, res, Role::kViewer)) stats(res);
+  });
   s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorize(req, res, Role::kViewer)) return;
     res.set_content(metrics_text(), "text/plain; version=0.0.4");
   });
+}
+
+void Server::Impl::console_routes() {
+  httplib::Server& s = *http_;
+  s.Get("/",
+        [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/console/"); });
+  s.Get(R"(/console/([^/]*))", [](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.matches[1];
+    if (name.empty()) name = "index.html";
+    const auto& files = serve_internal::console_files();
+    auto found = files.find(name);
+    if (found == files.end()) return send_error(res, 404, "no console file " + name);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(found->second), content_type(name));
+  });
+  s.Post("/v1/login",
+         [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
+  s.Get("/v1/whoami", [this](const httplib::Request& req, httplib::Response& res) {
+    auto who = authorize(req, res, Role::kViewer);
+    if (!who) return;
+    Json out = {{"name", who->name}, {"role", to_string(who->role)}};
+    std::lock_guard lock(mu_);
+    if (auto found = logins_.find(cookie_value(req, kCookie)); found != logins_.end()) {
+      out["csrf"] = found->second.csrf;
+    }
+    send_json(res, 200, out);
+  });
+  s.Post("/v1/logout", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(req, res, Role::kViewer)) return;
+    {
+      std::lock_guard lock(mu_);
+      logins_.erase(cookie_value(req, kCookie));
+    }
+    res.set_header("Set-Cookie",
+                   std::string(kCookie) + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    send_json(res, 200, {{"logged_out", true}});
+  });
+}
+
+// The console trades an API token for a cookie and a CSRF token, so the page
+// never keeps the API token.
+void Server::Impl::login(const httplib::Request& req, httplib::Response& res) {
+  std::string origin = req.get_header_value("Origin");
+  if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
+    return send_error(res, 403, "cross-origin login refused (Origin: " + origin + ")");
+  }
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
+      !body["token"].is_string()) {
+    return send_error(res, 400, "the body must be {\"token\": \"<API token>\"}");
+  }
+  std::string hash = sha256_hex(body["token"].get<std::string>());
+  auto who = token_with_hash(hash);
+  if (!who) return send_error(res, 401, "unknown token");
+  std::string cookie = random_hex(32);
+  ConsoleLogin login{hash, random_hex(32), clock_->now_ms() + kLoginMs};
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(logins_,
+                  [&](const auto& pair) { return pair.second.expires_ms <= clock_->now_ms(); });
+    logins_[cookie] = login;
+  }
+  res.set_header("Set-Cookie", std::string(kCookie) + "=" + cookie +
+                                   "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
+                                   std::to_string(kLoginMs / 1000));
+  send_json(res, 200, {{"name", who->name}, {"role", to_string(who->role)}, {"csrf", login.csrf}});
+}
+
+// What an operator watches: how much ran without a person, how often people
+// were asked, and what failed.
+void Server::Impl::stats(httplib::Response& res) {
+  auto list = store_->sessions();
+  if (!list) return send_error(res, 500, list.error().message);
+  Json by_status = Json::object();
+  for (SessionStatus status :
+       {SessionStatus::kRunning, SessionStatus::kWaiting, SessionStatus::kDone,
+        SessionStatus::kFailed, SessionStatus::kAborted}) {
+    by_status[to_string(status)] = 0;
+  }
+  int64_t finished = 0, zero_intervention = 0, approvals = 0;
+  std::vector<Json> errors;
+  for (const SessionInfo& info : *list) {
+    by_status[to_string(info.status)] = by_status[to_string(info.status)].get<int64_t>() + 1;
+    if (!final_status(info.status)) continue;
+    ++finished;
+    Json summary;
+    {
+      std::lock_guard lock(mu_);
+      if (auto found = finished_summaries_.find(info.id); found != finished_summaries_.end()) {
+        summary = found->second;
+      }
+    }
+    if (summary.is_null()) {
+      auto events = store_->events(info.id);
+      if (!events) continue;
+      int64_t asked = 0, questions = 0;
+      std::string error;
+      for (const Event& e : *events) {
+        if (e.type == event::kApproval) ++asked;
+        if (e.type == event::kQuestion) ++questions;
+        if (e.type == event::kSessionEnded) error = e.data.value("error", std::string());
+      }
+      summary = {{"approvals", asked}, {"questions", questions}, {"error", error}};
+      std::lock_guard lock(mu_);
+      finished_summaries_[info.id] = summary;
+    }
+    approvals += summary["approvals"].get<int64_t>();
+    if (info.status == SessionStatus::kDone && summary["approvals"] == 0 &&
+        summary["questions"] == 0) {
+      ++zero_intervention;
+    }
+    if (info.status != SessionStatus::kDone) {
+      errors.push_back({{"session", info.id},
+                        {"goal", info.goal},
+                        {"status", to_string(info.status)},
+                        {"error", summary["error"]},
+                        {"updated_ms", info.updated_ms}});
+    }
+  }
+  std::sort(errors.begin(), errors.end(), [](const Json& a, const Json& b) {
+    return a["updated_ms"].get<int64_t>() > b["updated_ms"].get<int64_t>();
+  });
+  if (errors.size() > 20) errors.resize(20);
+  send_json(res, 200,
+            {{"sessions", list->size()},
+             {"by_status", by_status},
+             {"finished", finished},
+             {"zero_intervention", zero_intervention},
+             {"approvals", approvals},
+             {"approvals_per_task",
+              finished == 0 ? 0.0 : static_cast<double>(approvals) / static_cast<double>(finished)},
+             {"errors", errors}});
 }
 
 void Server::Impl::create_session(const ApiToken& who, const httplib::Request& req,
@@ -537,14 +887,37 @@ void Server::Impl::create_session(const ApiToken& who, const httplib::Request& r
     return send_error(res, 400, ok.error().message);
   }
   std::string id = new_session_id();
+  auto shared = std::make_shared<Plan>(std::move(*plan));
   {
     std::lock_guard lock(mu_);
     sessions_[id].creator = who.name;
+    sessions_[id].queued_plan = to_json(*shared);
     save_creators();
   }
-  auto shared = std::make_shared<Plan>(std::move(*plan));
-  enqueue(id, [this, id, shared](Worker& w) { finished(id, w.engine->start(*shared, id)); });
+  start_queued(id, shared);
   send_json(res, 201, {{"id", id}, {"skill", shared->skill}, {"planner", shared->planner}});
+}
+
+// Queues a new session's first run. Until a worker takes it its plan is kept
+// in serve-sessions.json, so a restart in between loses nothing.
+void Server::Impl::start_queued(const std::string& id, std::shared_ptr<Plan> plan) {
+  Principal principal;
+  {
+    std::lock_guard lock(mu_);
+    principal.id = sessions_[id].creator;
+  }
+  if (auto token = token_named(principal.id)) principal.roles = {to_string(token->role)};
+  enqueue(id, [this, id, plan, principal](Worker& w) {
+    {
+      std::lock_guard lock(mu_);
+      SessionEntry& entry = sessions_[id];
+      entry.queued_plan = Json();
+      save_creators();
+    }
+    // Cancelled while queued: the engine journals it and stops before the
+    // first step.
+    finished(id, w.engine->start(*plan, id, Json::array(), principal));
+  });
 }
 
 void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
@@ -564,7 +937,7 @@ void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
       out["creator"] = entry->second.creator;
     }
     for (const auto& [aid, approval] : approvals_) {
-      if (approval->request.session == id) pending.push_back(approval->to_json());
+      if (approval->request.session == id) pending.push_back(approval_json(*approval));
     }
     if (!info && !busy) return send_error(res, 404, "no session " + id);
   }
@@ -622,6 +995,9 @@ void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
   out["questions"] = open;
   out["approvals"] = pending;
   out["report"] = report;
+  if (report.is_object() && !report.value("error", std::string()).empty()) {
+    out["error"] = report["error"];
+  }
   if (!entry_error.empty()) out["error"] = entry_error;
   send_json(res, 200, out);
 }
@@ -674,17 +1050,13 @@ void Server::Impl::cancel_session(const std::string& id, const ApiToken& who,
     approvals_cv_.notify_all();
     return send_json(res, 202, {{"id", id}, {"cancelling", true}});
   }
+  // Waiting for answers (or stopped): a worker ends it, compensating what it
+  // completed.
+  entry.cancel_requested = true;
+  entry.cancelled_by = who.name;
   lock.unlock();
-  // Waiting for answers: it ends here. Completed steps are not compensated
-  // (that needs the engine to cancel a session it is not running).
-  auto ended = store_->append(id, event::kSessionEnded,
-                              {{"status", "aborted"}, {"error", reason}, {"by", who.name}});
-  if (!ended) return send_error(res, 500, ended.error().message);
-  if (auto s = store_->set_status(id, SessionStatus::kAborted); !s) {
-    return send_error(res, 500, s.error().message);
-  }
-  events_cv_.notify_all();
-  send_json(res, 200, {{"id", id}, {"status", "aborted"}});
+  enqueue(id, [this, id, reason](Worker& w) { finished(id, w.engine->cancel(id, reason)); });
+  send_json(res, 202, {{"id", id}, {"cancelling", true}});
 }
 
 void Server::Impl::decide(const std::string& id, const ApiToken& who, const httplib::Request& req,
@@ -715,8 +1087,7 @@ void Server::Impl::decide(const std::string& id, const ApiToken& who, const http
                         "the action changed since it was shown (hash mismatch): reload the "
                         "approval and decide on what it now says");
     }
-    if (options_.four_eyes && decision == "approve" &&
-        pending.request.effect == Effect::kIrreversible) {
+    if (decision == "approve" && four_eyes_applies(pending)) {
       auto entry = sessions_.find(pending.request.session);
       if (entry != sessions_.end() && entry->second.creator == who.name) {
         return send_error(res, 403,

@@ -5,21 +5,20 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <fstream>
-#include <functional>
+#include <sstream>
 #include <thread>
 
 #include "ergon/json.h"
-#include "support/cloud_workspace.h"
+#include "ergon/plan.h"
 #include "support/model_standin.h"
+#include "support/serve_workspace.h"
 
 namespace ergon {
 namespace {
 
-constexpr const char* kGoal = "Cut our monthly cloud spend by 15% without touching production";
 constexpr const char* kCloudToken = "serve-test-token-3c9e";
 
 struct Sse {
@@ -50,70 +49,9 @@ std::vector<Sse> parse_sse(std::string& buffer) {
   return out;
 }
 
-class ServeTest : public testing::CloudWorkspaceTest {
+class ServeTest : public testing::ServeWorkspaceTest {
  protected:
-  ServeTest() : CloudWorkspaceTest(kCloudToken) {
-    // The workspace's connector reads these through the vault (environment).
-    setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
-    setenv("ACME_CLOUD_TOKEN", kCloudToken, 1);
-    std::string tokens = default_tokens_path(workspace_);
-    for (auto [name, role] : {std::pair{"alice", Role::kOperator},
-                              {"bob", Role::kApprover},
-                              {"carol", Role::kAdmin},
-                              {"vic", Role::kViewer}}) {
-      auto secret = add_token(tokens, name, role, 0);
-      EXPECT_TRUE(secret) << secret.error().message;
-      secrets_[name] = *secret;
-    }
-  }
-
-  void start_server(bool four_eyes = false) {
-    ServerOptions options;
-    options.workspace_dir = workspace_;
-    options.workers = 2;
-    options.four_eyes = four_eyes;
-    server_ = std::make_unique<Server>(options);
-    auto started = server_->start();
-    ASSERT_TRUE(started) << started.error().message;
-    ASSERT_GT(server_->port(), 0);
-  }
-
-  httplib::Client client(const std::string& who) const {
-    httplib::Client c("127.0.0.1", server_->port());
-    if (!who.empty()) c.set_bearer_token_auth(secrets_.at(who));
-    c.set_read_timeout(30, 0);
-    return c;
-  }
-
-  httplib::Result post(const std::string& who, const std::string& path, const Json& body) const {
-    return client(who).Post(path.c_str(), body.dump(), "application/json");
-  }
-
-  Json api_get(const std::string& who, const std::string& path) const {
-    auto r = client(who).Get(path.c_str());
-    EXPECT_TRUE(r) << path;
-    if (!r) return Json();
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Json::parse(r->body, nullptr, false);
-  }
-
-  // Polls until `ready` holds (the worker runs on its own thread) or 60 s pass.
-  bool eventually(const std::function<bool()>& ready) const {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (ready()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-
-  std::string create(const std::string& who) const {
-    auto r = post(who, "/v1/sessions", {{"goal", kGoal}});
-    EXPECT_TRUE(r);
-    if (!r) return "";
-    EXPECT_EQ(r->status, 201) << r->body;
-    return Json::parse(r->body).value("id", std::string());
-  }
+  ServeTest() : ServeWorkspaceTest(kCloudToken) {}
 
   // The one pending approval of `session` once it is asked.
   Json pending_approval(const std::string& session) const {
@@ -149,9 +87,6 @@ class ServeTest : public testing::CloudWorkspaceTest {
                  {"reason", "checked the reservation"},
                  {"hash", hash.empty() ? approval["hash"].get<std::string>() : hash}});
   }
-
-  std::map<std::string, std::string> secrets_;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(ServeTest, ApprovingTheShownActionFinishesTheSession) {
@@ -282,6 +217,212 @@ TEST_F(ServeTest, FourEyesKeepsTheCreatorFromApprovingItsIrreversibleAction) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(finishes(id));
+}
+
+TEST_F(ServeTest, FourEyesCanBeThePolicysRule) {
+  {
+    std::ifstream in(workspace_ + "/policy.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::ofstream(workspace_ + "/policy.yaml") << "four_eyes: true\n" << text.str();
+  }
+  start_server();
+  std::string id = create("carol");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  EXPECT_EQ(approval["four_eyes"], true);
+  EXPECT_EQ(approval["creator"], "carol");
+  EXPECT_EQ(approval["goal"], kGoal);
+  auto r = decide("carol", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  r = decide("bob", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(finishes(id));
+}
+
+TEST_F(ServeTest, WithoutFourEyesTheCreatorMayApprove) {
+  start_server();
+  std::string id = create("carol");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  EXPECT_EQ(approval["four_eyes"], false);
+  auto r = decide("carol", approval);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(finishes(id));
+}
+
+TEST_F(ServeTest, TheConsoleLogsInWithACookieAndEveryPostNeedsItsCsrfToken) {
+  start_server();
+  httplib::Client c("127.0.0.1", server_->port());
+  auto page = c.Get("/console/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  std::string csp = page->get_header_value("Content-Security-Policy");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  EXPECT_EQ(c.Get("/console/nothing-here.js")->status, 404);
+  EXPECT_EQ(c.Get("/")->status, 302);
+
+  auto r = c.Post("/v1/login", Json{{"token", "not-a-token"}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_FALSE(r->has_header("Set-Cookie"));
+  r = c.Post("/v1/login", Json{{"token", secrets_["bob"]}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  Json login = Json::parse(r->body);
+  EXPECT_EQ(login["name"], "bob");
+  EXPECT_EQ(login["role"], "approver");
+  std::string set_cookie = r->get_header_value("Set-Cookie");
+  EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("SameSite=Strict"), std::string::npos) << set_cookie;
+  std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  EXPECT_EQ(r->body.find(secrets_["bob"]), std::string::npos);
+
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  httplib::Headers with_cookie = {{"Cookie", cookie}};
+  auto who = c.Get("/v1/whoami", with_cookie);
+  ASSERT_TRUE(who);
+  ASSERT_EQ(who->status, 200) << who->body;
+  EXPECT_EQ(Json::parse(who->body)["csrf"], login["csrf"]);
+  EXPECT_EQ(c.Get("/v1/approvals", with_cookie)->status, 200);
+
+  std::string path = "/v1/approvals/" + approval["id"].get<std::string>();
+  std::string body =
+      Json{{"decision", "approve"}, {"reason", "ok"}, {"hash", approval["hash"]}}.dump();
+  // No CSRF token, a wrong one, or another site's page: refused.
+  r = c.Post(path, with_cookie, body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_NE(r->body.find("CSRF"), std::string::npos);
+  r = c.Post(path, {{"Cookie", cookie}, {"X-CSRF-Token", "0000"}}, body, "application/json");
+  EXPECT_EQ(r->status, 403);
+  httplib::Headers csrf = {{"Cookie", cookie}, {"X-CSRF-Token", login["csrf"]}};
+  httplib::Headers foreign = csrf;
+  foreign.emplace("Origin", "http://evil.example");
+  EXPECT_EQ(c.Post(path, foreign, body, "application/json")->status, 403);
+  EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 1u);
+  r = c.Post(path, csrf, body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(finishes(id));
+
+  EXPECT_EQ(c.Post("/v1/logout", csrf, "", "application/json")->status, 200);
+  EXPECT_EQ(c.Get("/v1/whoami", with_cookie)->status, 401);
+}
+
+TEST_F(ServeTest, ATokenAddedWhileServingWorksAtOnce) {
+  start_server();
+  auto secret = add_token(default_tokens_path(workspace_), "dave", Role::kViewer, 0);
+  ASSERT_TRUE(secret) << secret.error().message;
+  // The file's time may not move within its clock's resolution; a new
+  // write does.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(*secret);
+  auto r = c.Get("/v1/sessions");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+TEST_F(ServeTest, CancellingAWaitingSessionEndsItThroughTheEngine) {
+  start_server();
+  auto r = post("alice", "/v1/sessions",
+                {{"goal", "Cut our monthly cloud spend without touching production"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = Json::parse(r->body)["id"];
+  ASSERT_TRUE(finishes(id, "waiting"));
+  Json session = api_get("vic", "/v1/sessions/" + id);
+  ASSERT_EQ(session["questions"].size(), 1u) << session.dump();
+  r = post("alice", "/v1/sessions/" + id + "/cancel", Json::object());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
+  ASSERT_TRUE(finishes(id, "aborted"));
+  session = api_get("vic", "/v1/sessions/" + id);
+  EXPECT_EQ(session["error"], "cancelled by alice") << session.dump();
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  EXPECT_EQ(audit["chain"]["ok"], true);
+  EXPECT_EQ(audit["events"].back()["type"], "session_ended");
+  // The journal says who the session acts for: the token that created it.
+  EXPECT_EQ(audit["events"][0]["type"], "session_started");
+  EXPECT_EQ(audit["events"][0]["data"]["principal"], "alice");
+  EXPECT_EQ(audit["events"][0]["data"]["roles"], Json::array({"operator"}));
+  r = post("alice", "/v1/sessions/" + id + "/cancel", Json::object());
+  EXPECT_EQ(r->status, 409);
+}
+
+TEST_F(ServeTest, APlanQueuedBehindABusyWorkerSurvivesARestart) {
+  ServerOptions options;
+  options.workspace_dir = workspace_;
+  options.workers = 1;
+  server_ = std::make_unique<Server>(options);
+  ASSERT_TRUE(server_->start());
+  std::string first = create("alice");
+  ASSERT_TRUE(pending_approval(first).is_object());  // the one worker waits on it
+  std::string second = create("alice");
+  EXPECT_EQ(status(second), "queued");
+  server_->stop();
+
+  server_ = std::make_unique<Server>(options);
+  ASSERT_TRUE(server_->start());
+  Json approval = pending_approval(first);
+  ASSERT_TRUE(approval.is_object());
+  ASSERT_EQ(decide("bob", approval)->status, 200);
+  ASSERT_TRUE(finishes(first));
+  // The second one was not lost: it runs now, and asks for its own
+  // approvals (as many reservations as its pick chose). It may fail its
+  // check: the first session already cut the fleet.
+  EXPECT_TRUE(pending_approval(second).is_object());
+  EXPECT_TRUE(eventually([&] {
+    Json list = api_get("vic", "/v1/approvals");
+    for (const Json& a : list["approvals"]) {
+      if (a["session"] == second) decide("bob", a);
+    }
+    Json s = api_get("vic", "/v1/sessions/" + second);
+    std::string state = s.value("status", std::string());
+    return !s.value("busy", true) && (state == "done" || state == "failed" || state == "aborted");
+  })) << api_get("vic", "/v1/sessions/" + second).dump();
+  EXPECT_EQ(api_get("vic", "/v1/sessions/" + second)["goal"], kGoal)
+      << api_get("vic", "/v1/sessions/" + second).dump();
+}
+
+TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
+  start_server();
+  Json empty = api_get("vic", "/v1/stats");
+  EXPECT_EQ(empty["finished"], 0);
+  EXPECT_EQ(empty["approvals_per_task"], 0.0);
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  ASSERT_EQ(decide("bob", approval)->status, 200);
+  ASSERT_TRUE(finishes(id));
+  // A plan of reads alone needs nobody.
+  Plan reads;
+  reads.goal = "look at the bill";
+  Step bill;
+  bill.id = "bill";
+  bill.action = "cloud.get_bill";
+  reads.steps.push_back(bill);
+  auto r = post("alice", "/v1/sessions", {{"plan", to_json(reads)}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string quiet = Json::parse(r->body)["id"];
+  ASSERT_TRUE(finishes(quiet));
+  Json stats = api_get("vic", "/v1/stats");
+  EXPECT_EQ(stats["finished"], 2);
+  EXPECT_EQ(stats["by_status"]["done"], 2);
+  EXPECT_EQ(stats["zero_intervention"], 1);
+  EXPECT_EQ(stats["approvals"], 1);
+  EXPECT_DOUBLE_EQ(stats["approvals_per_task"].get<double>(), 0.5);
+  EXPECT_TRUE(stats["errors"].empty());
 }
 
 TEST_F(ServeTest, EventsStreamIsResumableWithLastEventId) {
