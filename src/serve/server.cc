@@ -854,6 +854,22 @@ void Server::Impl::create_session(const ApiToken& who, const httplib::Request& r
   }
   Json slots = body.value("slots", Json::object());
   if (!slots.is_object()) return send_error(res, 400, "slots: expected an object {name: value}");
+  if (body.contains("workspace")) {
+    // One server serves one workspace; naming it guards against posting a
+    // goal to the wrong one.
+    std::error_code ec;
+    std::filesystem::path served = std::filesystem::weakly_canonical(workspace_.dir, ec);
+    const Json& named = body["workspace"];
+    bool same = named.is_string() &&
+                (named.get<std::string>() == served.filename().string() ||
+                 std::filesystem::weakly_canonical(named.get<std::string>(), ec) == served);
+    if (!same) {
+      return send_error(res, 400,
+                        "workspace: this server serves " + served.string() + " (name '" +
+                            served.filename().string() +
+                            "'); start another ergon serve for another workspace");
+    }
+  }
   bool has_goal = body.contains("goal") && body["goal"].is_string();
   bool has_plan = body.contains("plan") && body["plan"].is_object();
   if (has_goal == has_plan) {

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -392,6 +393,21 @@ TEST_F(ServeTest, APlanQueuedBehindABusyWorkerSurvivesARestart) {
   })) << api_get("vic", "/v1/sessions/" + second).dump();
   EXPECT_EQ(api_get("vic", "/v1/sessions/" + second)["goal"], kGoal)
       << api_get("vic", "/v1/sessions/" + second).dump();
+}
+
+TEST_F(ServeTest, ASessionMayNameItsWorkspaceButOnlyTheOneServed) {
+  start_server();
+  auto r = post("alice", "/v1/sessions", {{"goal", kGoal}, {"workspace", "/somewhere/else"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("this server serves"), std::string::npos) << r->body;
+  EXPECT_TRUE(api_get("vic", "/v1/sessions")["sessions"].empty());
+  for (const std::string& name :
+       {workspace_, std::filesystem::path(workspace_).filename().string()}) {
+    r = post("alice", "/v1/sessions", {{"goal", kGoal}, {"workspace", name}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201) << name << ": " << r->body;
+  }
 }
 
 TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
