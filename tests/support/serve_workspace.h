@@ -97,6 +97,23 @@ class ServeWorkspaceTest : public CloudWorkspaceTest {
     return Json::parse(r->body).value("id", std::string());
   }
 
+  // The session's journal verifies and holds exactly one approval: granted
+  // by `who`, with `reason`.
+  void expect_one_approval(const std::string& session, const std::string& who,
+                           const std::string& reason) const {
+    Json audit = api_get("vic", "/v1/sessions/" + session + "/audit");
+    EXPECT_TRUE(audit["chain"]["ok"].get<bool>()) << audit["chain"].dump();
+    int approvals = 0;
+    for (const Json& e : audit["events"]) {
+      if (e["type"] != "approval") continue;
+      ++approvals;
+      EXPECT_EQ(e["data"]["by"], who);
+      EXPECT_EQ(e["data"]["reason"], reason);
+      EXPECT_TRUE(e["data"]["approved"].get<bool>());
+    }
+    EXPECT_EQ(approvals, 1);
+  }
+
   std::map<std::string, std::string> secrets_;  // token name → secret
   std::unique_ptr<Server> server_;
 };

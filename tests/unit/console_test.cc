@@ -82,17 +82,7 @@ TEST_F(ConsoleTest, AnApproverApprovesInTheConsoleAndWatchesTheSessionFinish) {
   EXPECT_EQ(session["status"], "done") << session.dump();
   EXPECT_EQ(session["report"]["approvals_granted"], 1) << session.dump();
   // The decision was bob's, with the reason typed into the card.
-  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
-  EXPECT_TRUE(audit["chain"]["ok"].get<bool>()) << audit["chain"].dump();
-  int approvals = 0;
-  for (const Json& e : audit["events"]) {
-    if (e["type"] != "approval") continue;
-    ++approvals;
-    EXPECT_EQ(e["data"]["by"], "bob");
-    EXPECT_EQ(e["data"]["reason"], "checked in the console");
-    EXPECT_TRUE(e["data"]["approved"].get<bool>());
-  }
-  EXPECT_EQ(approvals, 1);
+  expect_one_approval(id, "bob", "checked in the console");
 }
 
 TEST_F(ConsoleTest, AViewerSeesTheApprovalButCannotApprove) {

@@ -135,17 +135,7 @@ TEST_F(ServeTest, ApprovingTheShownActionFinishesTheSession) {
   EXPECT_EQ(api_get("vic", "/v1/sessions/" + id)["report"]["approvals_granted"], 1);
 
   // The decision is journaled with who and why, and the chain verifies.
-  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
-  EXPECT_TRUE(audit["chain"]["ok"].get<bool>()) << audit["chain"].dump();
-  int approvals = 0;
-  for (const Json& e : audit["events"]) {
-    if (e["type"] != "approval") continue;
-    ++approvals;
-    EXPECT_EQ(e["data"]["by"], "bob");
-    EXPECT_EQ(e["data"]["reason"], "checked the reservation");
-    EXPECT_TRUE(e["data"]["approved"].get<bool>());
-  }
-  EXPECT_EQ(approvals, 1);
+  expect_one_approval(id, "bob", "checked the reservation");
 }
 
 // With a model configured, a goal no skill fits is planned by the model, and
