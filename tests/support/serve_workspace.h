@@ -1,7 +1,8 @@
-// Test support for tests of `ergon serve` over the cloud-cost example: a
-// CloudWorkspaceTest whose workspace has four tokens (alice the operator, bob
-// the approver, carol the admin, vic the viewer) and a real Server on port 0
-// started on demand, with helpers to call its HTTP API as one of them.
+// Test support for tests of `ergon serve`: ServeApi calls a real Server's
+// HTTP API as one of the workspace's token holders; ServeWorkspaceTest is a
+// CloudWorkspaceTest (the cloud-cost example) with four tokens (alice the
+// operator, bob the approver, carol the admin, vic the viewer) and a Server
+// on port 0 started on demand.
 // Header-only: it uses cpp-httplib, which the test binaries link and the
 // support library does not.
 #pragma once
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "ergon/json.h"
 #include "ergon/serve.h"
@@ -24,37 +26,18 @@
 
 namespace ergon::testing {
 
-class ServeWorkspaceTest : public CloudWorkspaceTest {
+// A Server under test and its callers' tokens.
+class ServeApi {
  protected:
-  // The goal the cloud-cost example's skill fits.
-  static constexpr const char* kGoal =
-      "Cut our monthly cloud spend by 15% without touching production";
-
-  explicit ServeWorkspaceTest(std::string cloud_token)
-      : CloudWorkspaceTest(std::move(cloud_token)) {
-    // The workspace's connector reads these through the vault (environment).
-    setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
-    setenv("ACME_CLOUD_TOKEN", token_.c_str(), 1);
-    std::string tokens = default_tokens_path(workspace_);
-    for (auto [name, role] : {std::pair{"alice", Role::kOperator},
-                              {"bob", Role::kApprover},
-                              {"carol", Role::kAdmin},
-                              {"vic", Role::kViewer}}) {
+  // Adds a token per name to the workspace's tokens file.
+  void add_tokens(const std::string& workspace,
+                  const std::vector<std::pair<std::string, Role>>& holders) {
+    std::string tokens = default_tokens_path(workspace);
+    for (const auto& [name, role] : holders) {
       auto secret = add_token(tokens, name, role, 0);
       EXPECT_TRUE(secret) << secret.error().message;
-      secrets_[name] = *secret;
+      if (secret) secrets_[name] = *secret;
     }
-  }
-
-  void start_server(bool four_eyes = false) {
-    ServerOptions options;
-    options.workspace_dir = workspace_;
-    options.workers = 2;
-    options.four_eyes = four_eyes;
-    server_ = std::make_unique<Server>(options);
-    auto started = server_->start();
-    ASSERT_TRUE(started) << started.error().message;
-    ASSERT_GT(server_->port(), 0);
   }
 
   // A client of the server with `who`'s token; none when `who` is "".
@@ -78,14 +61,48 @@ class ServeWorkspaceTest : public CloudWorkspaceTest {
     return Json::parse(r->body, nullptr, false);
   }
 
-  // Polls until `ready` holds (the worker runs on its own thread) or 60 s pass.
-  bool eventually(const std::function<bool()>& ready) const {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Polls until `ready` holds (sessions run on worker threads) or `limit`
+  // passes.
+  static bool eventually(const std::function<bool()>& ready,
+                         std::chrono::seconds limit = std::chrono::seconds(60)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       if (ready()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
+  }
+
+  std::map<std::string, std::string> secrets_;  // token name → secret
+  std::unique_ptr<Server> server_;
+};
+
+class ServeWorkspaceTest : public CloudWorkspaceTest, protected ServeApi {
+ protected:
+  // The goal the cloud-cost example's skill fits.
+  static constexpr const char* kGoal =
+      "Cut our monthly cloud spend by 15% without touching production";
+
+  explicit ServeWorkspaceTest(std::string cloud_token)
+      : CloudWorkspaceTest(std::move(cloud_token)) {
+    // The workspace's connector reads these through the vault (environment).
+    setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
+    setenv("ACME_CLOUD_TOKEN", token_.c_str(), 1);
+    add_tokens(workspace_, {{"alice", Role::kOperator},
+                            {"bob", Role::kApprover},
+                            {"carol", Role::kAdmin},
+                            {"vic", Role::kViewer}});
+  }
+
+  void start_server(bool four_eyes = false) {
+    ServerOptions options;
+    options.workspace_dir = workspace_;
+    options.workers = 2;
+    options.four_eyes = four_eyes;
+    server_ = std::make_unique<Server>(options);
+    auto started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
+    ASSERT_GT(server_->port(), 0);
   }
 
   // Creates a session for kGoal as `who`; its id, or "" (and a test failure).
@@ -113,9 +130,6 @@ class ServeWorkspaceTest : public CloudWorkspaceTest {
     }
     EXPECT_EQ(approvals, 1);
   }
-
-  std::map<std::string, std::string> secrets_;  // token name → secret
-  std::unique_ptr<Server> server_;
 };
 
 }  // namespace ergon::testing
