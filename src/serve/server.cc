@@ -976,8 +976,31 @@ void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
   Json steps = Json::object();
   Json questions = Json::object();
   Json report = entry_report;
+  // What the session has done so far, live (the report comes at its end).
+  int64_t actions = 0, asked = 0, granted = 0, denials = 0, compensations = 0, tokens = 0;
   for (const Event& e : *events) {
     const Json& d = e.data;
+    if (e.type == event::kActionStarted) {
+      ++actions;
+    } else if (e.type == event::kApproval) {
+      ++asked;
+      if (d.value("approved", false)) ++granted;
+    } else if (e.type == event::kGuardDecision) {
+      // The chain stops at the first guard that does not allow.
+      const Json& decisions = d.value("decisions", Json::array());
+      if (decisions.is_array() && !decisions.empty() && decisions.back().is_object() &&
+          decisions.back().value("verdict", std::string()) == "deny") {
+        ++denials;
+      }
+    } else if (e.type == event::kCompensation) {
+      ++compensations;
+    } else if (e.type == event::kModelCall) {
+      Json usage = d.value("usage", Json::object());
+      if (usage.is_object()) {
+        tokens +=
+            usage.value("prompt_tokens", int64_t{0}) + usage.value("completion_tokens", int64_t{0});
+      }
+    }
     if (e.type == event::kStepState) {
       std::string step = d.value("step", std::string());
       int item = d.value("item", -1);
@@ -998,11 +1021,18 @@ void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
     } else if (e.type == event::kAnswer) {
       questions.erase(d.value("slot", std::string()));
     } else if (e.type == event::kSessionEnded && report.is_null()) {
-      report = d.value("report", Json());
-      if (d.contains("error")) out["error"] = d["error"];
+      report = d;  // the summary journaled at the end: status, error, counts
     }
   }
   out["steps"] = steps;
+  out["metrics"] = {{"events", info->events},
+                    {"duration_ms", info->updated_ms - info->created_ms},
+                    {"actions", actions},
+                    {"approvals_asked", asked},
+                    {"approvals_granted", granted},
+                    {"denials", denials},
+                    {"compensations", compensations},
+                    {"model_tokens", tokens}};
   Json open = Json::array();
   if (info->status == SessionStatus::kWaiting) {
     for (const auto& [slot, text] : questions.items())

@@ -132,7 +132,15 @@ TEST_F(ServeTest, ApprovingTheShownActionFinishesTheSession) {
   EXPECT_EQ(r->status, 200) << r->body;
   ASSERT_TRUE(finishes(id)) << api_get("vic", "/v1/sessions/" + id).dump();
   EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 0u);
-  EXPECT_EQ(api_get("vic", "/v1/sessions/" + id)["report"]["approvals_granted"], 1);
+  Json done = api_get("vic", "/v1/sessions/" + id);
+  EXPECT_EQ(done["report"]["approvals_granted"], 1);
+  // The live metrics, counted from the journal, agree with the report.
+  EXPECT_EQ(done["metrics"]["actions"], done["report"]["actions"]) << done.dump();
+  EXPECT_EQ(done["metrics"]["approvals_asked"], 1);
+  EXPECT_EQ(done["metrics"]["approvals_granted"], 1);
+  EXPECT_EQ(done["metrics"]["denials"], 0);
+  EXPECT_EQ(done["metrics"]["events"], done["events"]);
+  EXPECT_GE(done["metrics"]["duration_ms"].get<int64_t>(), 0);
 
   // The decision is journaled with who and why, and the chain verifies.
   expect_one_approval(id, "bob", "checked the reservation");
@@ -398,6 +406,35 @@ TEST_F(ServeTest, ASessionMayNameItsWorkspaceButOnlyTheOneServed) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 201) << name << ": " << r->body;
   }
+}
+
+TEST_F(ServeTest, APolicyDenialShowsInTheSessionsMetricsAndStats) {
+  start_server();
+  Plan plan;
+  plan.goal = "stop a production instance";
+  Step stop;
+  stop.id = "stop";
+  stop.action = "cloud.stop_instance";
+  stop.with = {{"id", "i-0a1b2c"}, {"env", "prod"}};
+  plan.steps.push_back(stop);
+  auto r = post("alice", "/v1/sessions", {{"plan", to_json(plan)}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = Json::parse(r->body)["id"];
+  ASSERT_TRUE(eventually([&] {
+    Json s = api_get("vic", "/v1/sessions/" + id);
+    return !s.value("busy", true) && s.value("status", std::string()) != "running";
+  }));
+  Json session = api_get("vic", "/v1/sessions/" + id);
+  EXPECT_NE(session["status"], "done");
+  EXPECT_EQ(session["metrics"]["denials"], 1) << session.dump();
+  EXPECT_EQ(session["metrics"]["actions"], 0);
+  EXPECT_NE(session.value("error", std::string()).find("production"), std::string::npos)
+      << session.dump();
+  Json stats = api_get("vic", "/v1/stats");
+  ASSERT_EQ(stats["errors"].size(), 1u) << stats.dump();
+  EXPECT_EQ(stats["errors"][0]["session"], id);
+  EXPECT_EQ(stats["zero_intervention"], 0);
 }
 
 TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
