@@ -89,7 +89,7 @@ class Engine {
   // compensated, newest first, as when a step aborts.
   Result<SessionReport> cancel(const std::string& session_id, const std::string& why);
 
-  // Asked before each step of the session being run; a non-empty answer
+  // Asked before each step (and each for_each item) of the session being run; a non-empty answer
   // (why) aborts it there, with compensation. For cancelling from another
   // thread: `reason` must be thread-safe.
   void stop_when(std::function<std::string(const std::string& session)> reason);

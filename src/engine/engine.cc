@@ -532,6 +532,10 @@ class Engine::Run {
           result.push_back(it->second["result"]);
           continue;
         }
+        if (std::string why = stop_reason(); !why.empty()) {
+          error_ = why;  // execute() compensates and ends the session
+          return StepEnd::kAbort;
+        }
         memory_["item"] = (*list)[i];
         memory_["index"] = i + 1;
         auto end = run_body(step, key);

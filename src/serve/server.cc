@@ -1,9 +1,12 @@
 // The HTTP API of `ergon serve`: routes, authentication, the worker pool that
 // runs sessions, and the approvals queue that blocks a worker until a person
 // decides.
+#include <fcntl.h>
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -100,6 +103,16 @@ std::string cookie_value(const httplib::Request& req, const std::string& name) {
   return "";
 }
 
+// A browser names the page's origin on a cross-origin request; it must be
+// this server as the browser reached it (directly, or through a TLS proxy
+// that keeps the Host header).
+bool same_origin(const httplib::Request& req) {
+  std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) return true;
+  std::string host = req.get_header_value("Host");
+  return origin == "http://" + host || origin == "https://" + host;
+}
+
 bool same_secret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -127,7 +140,8 @@ Json event_json(const Event& e) {
 struct PendingApproval {
   std::string id;
   ApprovalRequest request;
-  std::string goal;  // the session's, for the person deciding
+  std::string goal;     // the session's, for the person deciding
+  std::string creator;  // who started the session (four eyes)
   std::string hash;
   int64_t created_ms = 0;
   bool decided = false;
@@ -161,6 +175,7 @@ class Server::Impl {
   explicit Impl(ServerOptions options) : options_(std::move(options)) {
     clock_ = options_.clock ? options_.clock : &system_clock_;
   }
+  ~Impl() { release_lock(); }
 
   Status start();
   void stop();
@@ -208,7 +223,12 @@ class Server::Impl {
   using Job = std::function<void(Worker&)>;
 
   Result<ApprovalDecision> ask(const ApprovalRequest& request);
+  void release_lock() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
+    lock_fd_ = -1;
+  }
   void enqueue(const std::string& session, Job job);
+  void enqueue_locked(const std::string& session, Job job);  // guarded by mu_; notify after
   void work(Worker& worker);
   void finished(const std::string& session, const Result<SessionReport>& report);
   void observe(const Event& event);
@@ -264,6 +284,7 @@ class Server::Impl {
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
   Metrics metrics_;
+  int lock_fd_ = -1;  // flock on .ergon/serve.lock while serving
 
   std::mutex mu_;
   std::condition_variable approvals_cv_;  // an approval was decided, or stopping
@@ -296,6 +317,17 @@ Status Server::Impl::start() {
   auto store = open_sqlite_store(workspace_.store_path, *clock_);
   if (!store) return fail(store.error());
   store_ = std::move(*store);
+  // One server per workspace: a second would resume the first one's
+  // running sessions and run them twice.
+  std::string lock_path =
+      (std::filesystem::path(workspace_.store_path).parent_path() / "serve.lock").string();
+  lock_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    release_lock();
+    return fail(ErrorCode::kFailedPrecondition,
+                "another ergon serve is serving " + workspace_.dir + " (" + lock_path +
+                    " is locked): stop it first, or serve another workspace");
+  }
   planner_ = std::make_unique<SkillPlanner>(workspace_.skills, SkillPlannerOptions{}, clock_);
   if (workspace_.model) {
     auto model = make_openai_client(*workspace_.model, *clock_, *vault_);
@@ -395,6 +427,11 @@ Status Server::Impl::start() {
     }
   }
   listener_ = std::thread([this] { http_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listener runs: a stop() right
+  // after start() would otherwise leave it listening for ever.
+  for (int waited_ms = 0; !http_->is_running() && waited_ms < 10'000; ++waited_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return {};
 }
 
@@ -415,10 +452,20 @@ void Server::Impl::stop() {
   for (auto& worker : workers_) {
     if (worker->thread.joinable()) worker->thread.join();
   }
+  release_lock();
 }
 
 Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
   auto info = store_->session(request.session);
+  // Who the journal says the session acts for, for a session this server
+  // did not create (started from the command line: "local").
+  std::string principal;
+  if (auto events = store_->events(request.session); events && !events->empty()) {
+    const Json& started = events->front().data;
+    if (started.contains("principal") && started["principal"].is_string()) {
+      principal = started["principal"];
+    }
+  }
   std::unique_lock lock(mu_);
   if (stopping_) return fail(ErrorCode::kUnavailable, "the server is stopping");
   SessionEntry& entry = sessions_[request.session];
@@ -429,6 +476,7 @@ Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
   pending->id = "a-" + random_hex(8);
   pending->request = request;
   if (info) pending->goal = info->goal;
+  pending->creator = entry.creator.empty() ? principal : entry.creator;
   pending->created_ms = clock_->now_ms();
   // The exact action shown: approving binds to it.
   pending->hash = sha256_hex(canonical_json({{"session", request.session},
@@ -449,10 +497,14 @@ Result<ApprovalDecision> Server::Impl::ask(const ApprovalRequest& request) {
 void Server::Impl::enqueue(const std::string& session, Job job) {
   {
     std::lock_guard lock(mu_);
-    sessions_[session].busy = true;
-    jobs_.emplace_back(session, std::move(job));
+    enqueue_locked(session, std::move(job));
   }
   jobs_cv_.notify_one();
+}
+
+void Server::Impl::enqueue_locked(const std::string& session, Job job) {
+  sessions_[session].busy = true;
+  jobs_.emplace_back(session, std::move(job));
 }
 
 void Server::Impl::work(Worker& worker) {
@@ -465,21 +517,42 @@ void Server::Impl::work(Worker& worker) {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job.second(worker);
+    try {
+      job.second(worker);
+    } catch (const std::exception& e) {
+      // A bug must not end every other session with the process.
+      finished(job.first, fail(ErrorCode::kInternal, std::string("internal error: ") + e.what()));
+    }
   }
 }
 
 void Server::Impl::finished(const std::string& session, const Result<SessionReport>& report) {
+  bool still_cancelling = false;
+  std::string reason;
   {
     std::lock_guard lock(mu_);
     SessionEntry& entry = sessions_[session];
     entry.busy = false;
     if (report) {
-      entry.report = to_json(*report);
+      // Like the journal, what the API shows has the vault's secrets masked.
+      entry.report = vault_->redact(to_json(*report));
       entry.error.clear();
     } else if (!stopping_) {
-      entry.error = report.error().message;
+      entry.error = vault_->redact(report.error().message);
     }
+    // Cancelled, but the run stopped short of ending it (it went on to wait
+    // for answers, or failed): end it now.
+    still_cancelling =
+        entry.cancel_requested && !stopping_ && !(report && final_status(report->status));
+    if (still_cancelling) {
+      entry.cancel_requested = false;  // once: Engine::cancel ends it or says why not
+      reason = "cancelled by " + entry.cancelled_by;
+    }
+  }
+  if (still_cancelling) {
+    enqueue(session, [this, session, reason](Worker& w) {
+      finished(session, w.engine->cancel(session, reason));
+    });
   }
   events_cv_.notify_all();
 }
@@ -505,9 +578,15 @@ void Server::Impl::save_creators() {
   std::filesystem::path path =
       std::filesystem::path(workspace_.store_path).parent_path() / "serve-sessions.json";
   std::string tmp = path.string() + ".tmp";
-  std::ofstream(tmp, std::ios::trunc) << out.dump() << "\n";
+  std::ofstream file(tmp, std::ios::trunc);
+  file << out.dump() << "\n";
+  file.close();
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
+  if (file) {
+    std::filesystem::rename(tmp, path, ec);  // only a whole file replaces the last one
+  } else {
+    std::filesystem::remove(tmp, ec);
+  }
 }
 
 void Server::Impl::load_creators() {
@@ -522,8 +601,9 @@ void Server::Impl::load_creators() {
   std::lock_guard lock(mu_);
   for (const auto& [id, row] : json.items()) {
     if (!row.is_object()) continue;
-    sessions_[id].creator = row.value("creator", std::string());
-    sessions_[id].queued_plan = row.value("queued_plan", Json());
+    if (row.contains("creator") && row["creator"].is_string())
+      sessions_[id].creator = row["creator"];
+    if (row.contains("queued_plan")) sessions_[id].queued_plan = row["queued_plan"];
   }
 }
 
@@ -597,9 +677,9 @@ std::optional<ApiToken> Server::Impl::authorize(const httplib::Request& req, htt
                    "login; reload the console");
         return std::nullopt;
       }
-      std::string origin = req.get_header_value("Origin");
-      if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
-        send_error(res, 403, "cross-origin request refused (Origin: " + origin + ")");
+      if (!same_origin(req)) {
+        send_error(res, 403,
+                   "cross-origin request refused (Origin: " + req.get_header_value("Origin") + ")");
         return std::nullopt;
       }
     }
@@ -624,8 +704,7 @@ bool Server::Impl::four_eyes_applies(const PendingApproval& approval) const {
 
 Json Server::Impl::approval_json(const PendingApproval& approval) const {
   Json out = approval.to_json();
-  auto entry = sessions_.find(approval.request.session);
-  out["creator"] = entry == sessions_.end() ? "" : entry->second.creator;
+  out["creator"] = approval.creator;
   out["four_eyes"] = four_eyes_applies(approval);
   if (!approval.screenshot().empty()) {
     out["screenshot_url"] = "/v1/approvals/" + approval.id + "/screenshot";
@@ -683,7 +762,9 @@ void Server::Impl::routes() {
     if (!authorize(req, res, Role::kViewer)) return;
     Json out = Json::array();
     std::lock_guard lock(mu_);
-    for (const auto& [id, pending] : approvals_) out.push_back(approval_json(*pending));
+    for (const auto& [id, pending] : approvals_) {
+      if (!pending->decided) out.push_back(approval_json(*pending));
+    }
     send_json(res, 200, {{"approvals", out}});
   });
   s.Post(R"(/v1/approvals/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -692,11 +773,26 @@ void Server::Impl::routes() {
   s.Get(R"(/v1/approvals/([^/]+)/screenshot)",
         [this](const httplib::Request& req, httplib::Response& res) {
           if (!authorize(req, res, Role::kViewer)) return;
-          std::string path;
+          std::string path, session;
           {
             std::lock_guard lock(mu_);
             auto found = approvals_.find(req.matches[1]);
-            if (found != approvals_.end()) path = found->second->screenshot();
+            if (found != approvals_.end() && !found->second->decided) {
+              path = found->second->screenshot();
+              session = found->second->request.session;
+            }
+          }
+          // The preview is the connector's answer: serve only what the
+          // browser connector wrote for this session, never another file.
+          namespace fs = std::filesystem;
+          std::error_code ec;
+          fs::path shots = fs::weakly_canonical(
+              fs::path(workspace_.dir) / ".ergon" / "browser" / "sessions" / session, ec);
+          fs::path file = fs::weakly_canonical(path, ec);
+          auto [end, rest] = std::mismatch(shots.begin(), shots.end(), file.begin(), file.end());
+          if (path.empty() || session.empty() || end != shots.end() || rest == file.end() ||
+              file.extension() != ".png") {
+            path.clear();
           }
           std::ifstream in(path, std::ios::binary);
           if (path.empty() || !in) return send_error(res, 404, "no screenshot for this approval");
@@ -753,9 +849,9 @@ void Server::Impl::console_routes() {
 // The console trades an API token for a cookie and a CSRF token, so the page
 // never keeps the API token.
 void Server::Impl::login(const httplib::Request& req, httplib::Response& res) {
-  std::string origin = req.get_header_value("Origin");
-  if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
-    return send_error(res, 403, "cross-origin login refused (Origin: " + origin + ")");
+  if (!same_origin(req)) {
+    return send_error(
+        res, 403, "cross-origin login refused (Origin: " + req.get_header_value("Origin") + ")");
   }
   Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("token") ||
@@ -899,7 +995,7 @@ void Server::Impl::create_session(const ApiToken& who, const httplib::Request& r
     }
   }
   if (!plan) return send_error(res, http_status_for(plan.error()), plan.error().message);
-  if (auto ok = validate_plan(*plan, workspace_.action_names()); !ok) {
+  if (auto ok = validate_plan(*plan, workspace_.known_actions(*plan)); !ok) {
     return send_error(res, 400, ok.error().message);
   }
   std::string id = new_session_id();
@@ -924,15 +1020,17 @@ void Server::Impl::start_queued(const std::string& id, std::shared_ptr<Plan> pla
   }
   if (auto token = token_named(principal.id)) principal.roles = {to_string(token->role)};
   enqueue(id, [this, id, plan, principal](Worker& w) {
-    {
-      std::lock_guard lock(mu_);
-      SessionEntry& entry = sessions_[id];
-      entry.queued_plan = Json();
-      save_creators();
-    }
     // Cancelled while queued: the engine journals it and stops before the
     // first step.
-    finished(id, w.engine->start(*plan, id, Json::array(), principal));
+    auto report = w.engine->start(*plan, id, Json::array(), principal);
+    if (store_->session(id)) {
+      // Its journal has it now (a restart before this sees the journal and
+      // does not start it again).
+      std::lock_guard lock(mu_);
+      sessions_[id].queued_plan = Json();
+      save_creators();
+    }
+    finished(id, report);
   });
 }
 
@@ -953,7 +1051,9 @@ void Server::Impl::get_session(const std::string& id, httplib::Response& res) {
       out["creator"] = entry->second.creator;
     }
     for (const auto& [aid, approval] : approvals_) {
-      if (approval->request.session == id) pending.push_back(approval_json(*approval));
+      if (approval->request.session == id && !approval->decided) {
+        pending.push_back(approval_json(*approval));
+      }
     }
     if (!info && !busy) return send_error(res, 404, "no session " + id);
   }
@@ -1056,15 +1156,18 @@ void Server::Impl::answer_session(const std::string& id, const ApiToken&,
   }
   auto info = store_->session(id);
   if (!info) return send_error(res, 404, "no session " + id);
-  {
-    std::lock_guard lock(mu_);
-    if (sessions_[id].busy) return send_error(res, 409, "session " + id + " is running");
-  }
   if (info->status != SessionStatus::kWaiting) {
     return send_error(
         res, 409, "session " + id + " is " + to_string(info->status) + ", not waiting for answers");
   }
-  enqueue(id, [this, id, answers](Worker& w) { finished(id, w.engine->resume(id, answers)); });
+  {
+    // Checked and queued under one lock: two answers at once run it once.
+    std::lock_guard lock(mu_);
+    if (sessions_[id].busy) return send_error(res, 409, "session " + id + " is running");
+    enqueue_locked(id,
+                   [this, id, answers](Worker& w) { finished(id, w.engine->resume(id, answers)); });
+  }
+  jobs_cv_.notify_one();
   send_json(res, 202, {{"id", id}, {"resumed", true}});
 }
 
@@ -1097,11 +1200,12 @@ void Server::Impl::cancel_session(const std::string& id, const ApiToken& who,
     return send_json(res, 202, {{"id", id}, {"cancelling", true}});
   }
   // Waiting for answers (or stopped): a worker ends it, compensating what it
-  // completed.
-  entry.cancel_requested = true;
+  // completed. Queued under the same lock as the busy check, so a second
+  // request cannot queue a second run.
   entry.cancelled_by = who.name;
+  enqueue_locked(id, [this, id, reason](Worker& w) { finished(id, w.engine->cancel(id, reason)); });
   lock.unlock();
-  enqueue(id, [this, id, reason](Worker& w) { finished(id, w.engine->cancel(id, reason)); });
+  jobs_cv_.notify_one();
   send_json(res, 202, {{"id", id}, {"cancelling", true}});
 }
 
@@ -1113,9 +1217,13 @@ void Server::Impl::decide(const std::string& id, const ApiToken& who, const http
                       "the body must be {\"decision\": \"approve\"|\"deny\", \"reason\": \"...\", "
                       "\"hash\": \"<the approval's hash>\"}");
   }
-  std::string decision = body.value("decision", std::string());
+  std::string decision;
+  if (body.contains("decision") && body["decision"].is_string()) decision = body["decision"];
   if (decision != "approve" && decision != "deny") {
     return send_error(res, 400, "decision: expected \"approve\" or \"deny\"");
+  }
+  if (body.contains("reason") && !body["reason"].is_string()) {
+    return send_error(res, 400, "reason: expected a string");
   }
   if (!body.contains("hash") || !body["hash"].is_string()) {
     return send_error(res, 400, "hash: required, the hash of the approval as listed");
@@ -1134,8 +1242,12 @@ void Server::Impl::decide(const std::string& id, const ApiToken& who, const http
                         "approval and decide on what it now says");
     }
     if (decision == "approve" && four_eyes_applies(pending)) {
-      auto entry = sessions_.find(pending.request.session);
-      if (entry != sessions_.end() && entry->second.creator == who.name) {
+      if (pending.creator.empty()) {
+        return send_error(res, 403,
+                          "four eyes: who started this session is not known, so nobody can be "
+                          "shown to be someone else; deny it, or approve from the command line");
+      }
+      if (pending.creator == who.name) {
         return send_error(res, 403,
                           "four eyes: " + who.name +
                               " created this session and may not approve its irreversible "
@@ -1177,13 +1289,16 @@ void Server::Impl::events(const std::string& id, const httplib::Request& req,
         // Read the status before the events: once it is final, every event
         // is already in the journal.
         bool ended = false;
+        bool busy = false;
         {
           std::lock_guard lock(mu_);
           if (stopping_) return false;
           auto entry = sessions_.find(id);
-          bool busy = entry != sessions_.end() && entry->second.busy;
+          busy = entry != sessions_.end() && entry->second.busy;
+        }
+        if (!busy) {
           auto info = store_->session(id);
-          ended = !busy && info && final_status(info->status);
+          ended = info && final_status(info->status);
         }
         auto events = store_->events(id);
         if (!events) return false;
@@ -1235,7 +1350,8 @@ std::string Server::Impl::metrics_text() {
   size_t pending = 0;
   {
     std::lock_guard lock(mu_);
-    pending = approvals_.size();
+    pending = static_cast<size_t>(std::count_if(approvals_.begin(), approvals_.end(),
+                                                [](const auto& a) { return !a.second->decided; }));
     int64_t queued = 0;
     for (const auto& [id, entry] : sessions_) {
       if (!entry.busy) continue;

@@ -317,6 +317,20 @@ TEST_F(EngineTest, CancelCompensatesWhatAStoppedSessionCompleted) {
   EXPECT_EQ(sent.size(), 1u) << "nothing is compensated twice";
 }
 
+TEST_F(EngineTest, StopWhenAbortsBetweenTheItemsOfAForEach) {
+  int sent = 0;
+  connector_->on_execute = [&](const ActionCall&) { ++sent; };
+  Engine e = engine();
+  e.stop_when([&](const std::string&) { return sent >= 2 ? std::string("cancelled") : ""; });
+  Plan plan = plan_of("sys.read", {{{"n", "${item}"}}});
+  plan.steps[0].for_each = "{1, 2, 3, 4}";
+  auto report = e.start(plan, "s-items");
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->status, SessionStatus::kAborted);
+  EXPECT_EQ(report->error, "cancelled");
+  EXPECT_EQ(sent, 2) << "items 3 and 4 never ran";
+}
+
 TEST_F(EngineTest, StopWhenAbortsBeforeTheNextStepAndCompensates) {
   std::vector<Json> sent;
   bool stop = false;

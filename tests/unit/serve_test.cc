@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -308,6 +309,11 @@ TEST_F(ServeTest, TheConsoleLogsInWithACookieAndEveryPostNeedsItsCsrfToken) {
   foreign.emplace("Origin", "http://evil.example");
   EXPECT_EQ(c.Post(path, foreign, body, "application/json")->status, 403);
   EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 1u);
+  // The same host through a TLS proxy is this server: past the checks (the
+  // approval id is unknown).
+  httplib::Headers proxied = csrf;
+  proxied.emplace("Origin", "https://127.0.0.1:" + std::to_string(server_->port()));
+  EXPECT_EQ(c.Post("/v1/approvals/a-unknown", proxied, body, "application/json")->status, 404);
   r = c.Post(path, csrf, body, "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
@@ -435,6 +441,60 @@ TEST_F(ServeTest, APolicyDenialShowsInTheSessionsMetricsAndStats) {
   ASSERT_EQ(stats["errors"].size(), 1u) << stats.dump();
   EXPECT_EQ(stats["errors"][0]["session"], id);
   EXPECT_EQ(stats["zero_intervention"], 0);
+}
+
+TEST_F(ServeTest, TwoAnswersAtOnceResumeTheSessionOnce) {
+  start_server();
+  auto r = post("alice", "/v1/sessions",
+                {{"goal", "Cut our monthly cloud spend without touching production"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = Json::parse(r->body)["id"];
+  ASSERT_TRUE(finishes(id, "waiting"));
+  std::vector<int> statuses(4, 0);
+  std::vector<std::thread> people;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    people.emplace_back([&, i] {
+      auto answer = post("alice", "/v1/sessions/" + id + "/answers", {{"target_pct", "15%"}});
+      statuses[i] = answer ? answer->status : -1;
+    });
+  }
+  for (auto& t : people) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 202), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409), 3);
+  ASSERT_TRUE(pending_approval(id).is_object());
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  int answers = 0;
+  for (const Json& e : audit["events"]) answers += e["type"] == "answer" ? 1 : 0;
+  EXPECT_EQ(answers, 1);
+}
+
+TEST_F(ServeTest, ADecisionOfTheWrongTypeIsABadRequest) {
+  start_server();
+  std::string id = create("alice");
+  Json approval = pending_approval(id);
+  ASSERT_TRUE(approval.is_object());
+  for (const Json& body : {Json{{"decision", 1}, {"hash", approval["hash"]}},
+                           Json{{"decision", "approve"}, {"reason", nullptr}, {"hash", "x"}},
+                           Json{{"decision", "approve"}, {"hash", 7}}, Json::array()}) {
+    auto d = post("bob", "/v1/approvals/" + approval["id"].get<std::string>(), body);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, 400) << body.dump() << ": " << d->body;
+  }
+  EXPECT_EQ(api_get("vic", "/v1/approvals")["approvals"].size(), 1u);
+}
+
+TEST_F(ServeTest, OneWorkspaceHasOneServer) {
+  start_server();
+  ServerOptions options;
+  options.workspace_dir = workspace_;
+  Server second(options);
+  auto started = second.start();
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().message.find("another ergon serve"), std::string::npos)
+      << started.error().message;
+  server_->stop();
+  EXPECT_TRUE(second.start()) << "the lock goes with the server that held it";
 }
 
 TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {

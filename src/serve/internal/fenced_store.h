@@ -44,7 +44,7 @@ class FencedStore final : public Store {
     return inner_.commit_batch();
   }
   Status set_status(const std::string& session, SessionStatus status) override {
-    if (fenced_) return stopped();
+    if (fenced_ && !in_batch_) return stopped();
     return inner_.set_status(session, status);
   }
   Result<SessionInfo> session(const std::string& id) override { return inner_.session(id); }
