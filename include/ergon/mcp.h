@@ -52,9 +52,10 @@ Json mcp_server_info(const Connector& connector);
 // cwd, timeout_ms, trusted, effects).
 Status check_mcp_settings(const Json& settings);
 
-// A tool's effect from its annotations: readOnlyHint → read, destructiveHint
-// → irreversible, otherwise write. Annotations of an untrusted server can only
-// raise the risk: its tools are at least write.
+// A tool's effect from its annotations, with the spec's defaults: readOnlyHint
+// → read; otherwise irreversible unless destructiveHint is false, then write.
+// Annotations of an untrusted server can only raise the risk: its tools are
+// write, or irreversible when destructiveHint is true.
 Effect mcp_tool_effect(const Json& annotations, bool trusted);
 
 // The action name for a tool name: characters other than letters, digits, '_'

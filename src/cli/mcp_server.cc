@@ -10,7 +10,10 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -223,56 +226,156 @@ struct ServeTarget {
   std::string token;  // from $ERGON_TOKEN
 };
 
+// `key` of a JSON object when it is a string; `fallback` otherwise.
+std::string text_field(const Json& object, const char* key, const std::string& fallback = "") {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// The server: one thread reads stdin, another (serve's caller) handles the
+// requests in order. While a tools/call runs — it may wait for a person in
+// ergon serve's approvals queue — the reader answers `ping` at once and takes
+// `notifications/cancelled` for it. Writes to stdout go through one mutex.
 class McpServer {
  public:
   McpServer(Session& session, int out_fd, ServeTarget serve)
       : s_(session), out_fd_(out_fd), serve_(std::move(serve)) {}
 
-  // Serves until stdin closes.
+  // Serves until stdin closes and every request read has been handled.
   int serve() {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      handle_line(line);
+    std::thread reader([this] { read_stdin(); });
+    while (true) {
+      Json message;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || eof_; });
+        if (queue_.empty()) break;
+        message = std::move(queue_.front().message);
+        queue_.pop_front();
+        // From now on a cancellation of this request is for the call in flight.
+        in_flight_ = message.is_object() && message.contains("id") ? message["id"] : Json();
+        cancelled_ = false;
+      }
+      handle(message);
+      std::lock_guard lock(mu_);
+      in_flight_ = nullptr;
+      cancelled_ = false;
     }
+    reader.join();
     return kExitOk;
   }
 
+  // Why the tool call in flight should stop ("" while it should not): for the
+  // engine's stop_when, from its thread.
+  std::string cancel_reason() {
+    std::lock_guard lock(mu_);
+    return cancelled_ ? "cancelled by the MCP client (notifications/cancelled)" : "";
+  }
+
  private:
-  void handle_line(const std::string& line) {
-    Json message = Json::parse(line, nullptr, false);
-    if (message.is_discarded()) {
-      send_error(nullptr, kParseError, "parse error: a message is one line of JSON");
-      return;
+  // A message read and waiting its turn; `message` is discarded when the line
+  // was not JSON.
+  struct Queued {
+    Json message;
+  };
+
+  void read_stdin() {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Json message = Json::parse(line, nullptr, false);
+      if (take_at_once(message)) continue;
+      std::lock_guard lock(mu_);
+      queue_.push_back({std::move(message)});
+      cv_.notify_all();
     }
-    if (message.is_array()) {  // batches were removed in 2025-06-18
-      send_error(nullptr, kInvalidRequest, "invalid request: JSON-RPC batches are not supported");
-      return;
-    }
-    if (!message.is_object() || message.value("jsonrpc", "") != "2.0" ||
+    std::lock_guard lock(mu_);
+    eof_ = true;
+    cv_.notify_all();
+  }
+
+  static bool valid_id(const Json& id) { return id.is_string() || id.is_number(); }
+
+  // Handles on the reader's thread what cannot wait for the call in flight:
+  // a ping during a call, and cancellation. False: queue it.
+  bool take_at_once(const Json& message) {
+    if (!message.is_object() || !message.contains("jsonrpc") || message["jsonrpc"] != "2.0" ||
         !message.contains("method") || !message["method"].is_string()) {
-      if (message.is_object() && !message.contains("method") &&
-          (message.contains("result") || message.contains("error"))) {
-        return;  // a response to a request we never send
+      return false;
+    }
+    const Json& method = message["method"];
+    if (method == "notifications/cancelled" && !message.contains("id")) {
+      const Json params = message.value("params", Json::object());
+      if (!params.is_object() || !params.contains("requestId")) return true;
+      const Json& request = params["requestId"];
+      std::lock_guard lock(mu_);
+      if (!in_flight_.is_null() && request == in_flight_) {
+        std::cerr << "ergon mcp: the client cancelled request " << request.dump() << " ("
+                  << text_field(params, "reason", "no reason given") << ")\n";
+        cancelled_ = true;
+        cv_.notify_all();
+      } else {
+        // Not started yet: it never will be, and gets no answer.
+        std::erase_if(queue_, [&](const Queued& queued) {
+          return queued.message.is_object() && queued.message.contains("id") &&
+                 queued.message["id"] == request;
+        });
       }
-      Json id = message.is_object() && message.contains("id") ? message["id"] : Json(nullptr);
-      send_error(id, kInvalidRequest,
-                 "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ...}");
-      return;
+      return true;
     }
-    const std::string method = message["method"].get<std::string>();
-    const bool notification = !message.contains("id");
-    const Json id = notification ? Json(nullptr) : message["id"];
-    const Json params = message.contains("params") ? message["params"] : Json::object();
-    if (notification) {
-      if (method == "notifications/initialized") initialized_ = true;
-      return;  // notifications get no answer; unknown ones are ignored
+    if (method == "ping" && message.contains("id") && valid_id(message["id"])) {
+      std::unique_lock lock(mu_);
+      if (!in_call_) return false;  // answered in turn
+      lock.unlock();
+      send_result(message["id"], Json::object());
+      return true;
     }
-    if (!params.is_object()) {
-      send_error(id, kInvalidParams, "invalid params: params must be an object");
-      return;
-    }
+    return false;
+  }
+
+  // One message off the queue. A message that is not what JSON-RPC allows
+  // gets a JSON-RPC error, whatever its fields hold.
+  void handle(const Json& message) {
+    Json id = nullptr;
     try {
+      if (message.is_discarded()) {
+        send_error(nullptr, kParseError, "parse error: a message is one line of JSON");
+        return;
+      }
+      if (message.is_array()) {  // batches were removed in 2025-06-18
+        send_error(nullptr, kInvalidRequest, "invalid request: JSON-RPC batches are not supported");
+        return;
+      }
+      if (message.is_object() && message.contains("id") && valid_id(message["id"])) {
+        id = message["id"];
+      }
+      bool well_formed = message.is_object() && message.contains("jsonrpc") &&
+                         message["jsonrpc"] == "2.0" && message.contains("method") &&
+                         message["method"].is_string();
+      if (!well_formed) {
+        if (message.is_object() && !message.contains("method") &&
+            (message.contains("result") || message.contains("error"))) {
+          return;  // a response to a request we never send
+        }
+        send_error(id, kInvalidRequest,
+                   "invalid request: expected {\"jsonrpc\": \"2.0\", \"method\": ...}");
+        return;
+      }
+      const std::string method = message["method"].get<std::string>();
+      if (!message.contains("id")) {
+        if (method == "notifications/initialized") initialized_ = true;
+        return;  // notifications get no answer; unknown ones are ignored
+      }
+      if (!valid_id(message["id"])) {
+        send_error(nullptr, kInvalidRequest, "invalid request: id must be a string or a number");
+        return;
+      }
+      const Json params = message.contains("params") ? message["params"] : Json::object();
+      if (!params.is_object()) {
+        send_error(id, kInvalidParams, "invalid params: params must be an object");
+        return;
+      }
       if (method == "initialize") {
         initialize(id, params);
       } else if (method == "ping") {
@@ -280,13 +383,39 @@ class McpServer {
       } else if (method == "tools/list") {
         send_result(id, {{"tools", tool_list(s_.workspace)}});
       } else if (method == "tools/call") {
+        set_in_call(true);
         call_tool(id, params);
+        set_in_call(false);
       } else {
         send_error(id, kMethodNotFound, "method not found: " + method);
       }
-    } catch (const Json::exception& e) {
+    } catch (const std::exception& e) {
+      set_in_call(false);
       send_error(id, kInternalError, std::string("internal error: ") + e.what());
     }
+  }
+
+  void set_in_call(bool in_call) {
+    std::lock_guard lock(mu_);
+    in_call_ = in_call;
+  }
+  bool cancelled() {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+  // Waits up to `wait`, or until the call in flight is cancelled: whether it was.
+  bool wait_for_cancel(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, wait, [&] { return cancelled_; });
+  }
+  // The call's answer, unless the client cancelled it: a cancelled request
+  // gets none.
+  void answer_call(const Json& id, const Json& result) {
+    if (cancelled()) {
+      std::cerr << "ergon mcp: request " << id.dump() << " was cancelled: no answer is sent\n";
+      return;
+    }
+    send_result(id, result);
   }
 
   void initialize(const Json& id, const Json& params) {
@@ -342,16 +471,19 @@ class McpServer {
       return;
     }
     if (!serve_.url.empty()) {
-      Json progress = params.contains("_meta") && params["_meta"].is_object()
-                          ? params["_meta"].value("progressToken", Json())
-                          : Json();
-      send_result(id, run_on_server(plan, progress));
+      Json progress;
+      if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object()) {
+        progress = meta->value("progressToken", Json());
+        if (!progress.is_string() && !progress.is_number()) progress = nullptr;
+      }
+      auto result = run_on_server(plan, progress);
+      if (result) answer_call(id, *result);
       return;
     }
     std::cerr << "ergon mcp: running skill " << name << "\n";
-    auto report = s_.engine->start(plan);
+    auto report = s_.engine->start(plan);  // stops at the next step once cancelled
     if (!report) {
-      send_result(id, tool_error("ergon: " + report.error().message));
+      answer_call(id, tool_error("ergon: " + report.error().message));
       return;
     }
     Json result = {
@@ -359,13 +491,14 @@ class McpServer {
         {"structuredContent", to_json(*report)},
         {"isError", report->status != SessionStatus::kDone},
     };
-    send_result(id, result);
+    answer_call(id, result);
   }
 
   // Posts the plan to `ergon serve` and waits for the session to end there.
   // While a person is asked in its approvals queue, a caller that sent a
-  // progressToken hears so (and its request timeout can restart).
-  Json run_on_server(const Plan& plan, const Json& progress_token) {
+  // progressToken hears so (and its request timeout can restart). When the
+  // caller cancels, the session is cancelled there and nullopt returned.
+  std::optional<Json> run_on_server(const Plan& plan, const Json& progress_token) {
     httplib::Client client(serve_.url);
     client.set_bearer_token_auth(serve_.token);
     client.set_connection_timeout(10, 0);
@@ -378,42 +511,54 @@ class McpServer {
                         httplib::to_string(created.error()) + ")");
     }
     Json body = Json::parse(created->body, nullptr, false);
-    if (created->status != 201) {
-      std::string why = body.is_object() ? body.value("error", created->body) : created->body;
+    const std::string session = text_field(body, "id");
+    if (created->status != 201 || session.empty()) {
       return tool_error("ergon serve refused the session (" + std::to_string(created->status) +
-                        "): " + why);
+                        "): " + text_field(body, "error", created->body));
     }
-    const std::string session = body.value("id", std::string());
     std::cerr << "ergon mcp: session " << session << " runs at " << serve_.url << "\n";
     std::string announced;
     int progress = 0;
     while (true) {
+      if (cancelled()) {
+        auto cancel =
+            client.Post(("/v1/sessions/" + session + "/cancel").c_str(), "{}", "application/json");
+        std::cerr << "ergon mcp: cancelling session " << session << " at " << serve_.url << ": "
+                  << (cancel ? std::to_string(cancel->status) + " " + cancel->body
+                             : httplib::to_string(cancel.error()))
+                  << "\n";
+        return std::nullopt;
+      }
       auto got = client.Get(("/v1/sessions/" + session).c_str());
       if (!got || got->status != 200) {
         return tool_error("ergon: lost session " + session + " at " + where("") +
                           (got ? ": " + got->body : ""));
       }
       Json state = Json::parse(got->body, nullptr, false);
-      std::string status = state.value("status", std::string());
-      bool busy = state.value("busy", true);
+      if (!state.is_object()) state = Json::object();
+      std::string status = text_field(state, "status");
+      bool busy = !state.contains("busy") || state["busy"] != false;
       if (!busy && status != "running" && status != "queued") {
         Json report = state.value("report", Json::object());
         if (!report.is_object()) report = Json::object();
         report["session"] = session;
         report["status"] = status;
         std::string text = "Session " + session + " at " + serve_.url + ": " + status;
-        if (state.contains("error")) text += " — " + state["error"].get<std::string>();
+        if (std::string error = text_field(state, "error"); !error.empty()) text += " — " + error;
         if (status == "waiting") {
           text += "\nIt waits for answers: POST " + where("/v1/sessions/" + session + "/answers");
         }
-        return {{"content", Json::array({{{"type", "text"}, {"text", text}}})},
-                {"structuredContent", report},
-                {"isError", status != "done"}};
+        return Json{{"content", Json::array({{{"type", "text"}, {"text", text}}})},
+                    {"structuredContent", report},
+                    {"isError", status != "done"}};
       }
       std::string asking;
-      for (const Json& approval : state.value("approvals", Json::array())) {
-        asking = "waiting for a person to approve " + approval.value("action", std::string()) +
-                 " in ergon serve's approvals queue (" + where("/console/") + ")";
+      if (auto approvals = state.find("approvals");
+          approvals != state.end() && approvals->is_array()) {
+        for (const Json& approval : *approvals) {
+          asking = "waiting for a person to approve " + text_field(approval, "action") +
+                   " in ergon serve's approvals queue (" + where("/console/") + ")";
+        }
       }
       if (!asking.empty() && asking != announced && !progress_token.is_null()) {
         send(
@@ -423,7 +568,7 @@ class McpServer {
               {{"progressToken", progress_token}, {"progress", ++progress}, {"message", asking}}}});
       }
       announced = asking;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      wait_for_cancel(std::chrono::milliseconds(200));
     }
   }
 
@@ -433,8 +578,10 @@ class McpServer {
   void send_error(const Json& id, int code, const std::string& message) {
     send({{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
   }
+  // One message, one line; lines from the two threads never interleave.
   void send(const Json& message) {
     std::string text = message.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    std::lock_guard lock(out_mu_);
     size_t written = 0;
     while (written < text.size()) {
       ssize_t n = ::write(out_fd_, text.data() + written, text.size() - written);
@@ -444,10 +591,22 @@ class McpServer {
     }
   }
 
+  // Constant after construction.
   Session& s_;
   int out_fd_;
   ServeTarget serve_;
-  bool initialized_ = false;
+
+  bool initialized_ = false;  // the handling thread's
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // a message queued, stdin closed, or the call cancelled
+  std::deque<Queued> queue_;    // guarded by mu_
+  bool eof_ = false;            // guarded by mu_
+  bool in_call_ = false;        // guarded by mu_: the request being handled is a tools/call
+  Json in_flight_;              // guarded by mu_: the id of the request being handled
+  bool cancelled_ = false;      // guarded by mu_: the client cancelled that request
+
+  std::mutex out_mu_;  // one writer at a time on out_fd_
 };
 
 // Approvals under stdio: stdin is the protocol, so the terminal cannot be
@@ -500,6 +659,7 @@ int run_mcp(const std::string& dir, const std::string& serve_url) {
   std::cerr << "ergon mcp: serving " << s.workspace.skills.size() << " skill(s) of "
             << s.workspace.dir << " on stdio\n";
   McpServer server(s, out_fd, serve);
+  s.engine->stop_when([&server](const std::string&) { return server.cancel_reason(); });
   int code = server.serve();
   ::close(out_fd);
   return code;

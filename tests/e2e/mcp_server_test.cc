@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -211,6 +212,60 @@ TEST_F(McpServerTest, SpeaksJsonRpcAndNegotiatesTheVersion) {
   EXPECT_TRUE(sessions().empty()) << "no session was started: " << sessions().dump();
 }
 
+// Regression (M2): a field of the wrong type in a client's message killed
+// `ergon mcp` ({"jsonrpc": 2.0} threw before any check). Each bad message gets
+// a JSON-RPC error and the server goes on.
+TEST_F(McpServerTest, MessagesWithFieldsOfTheWrongTypeGetErrorsNotACrash) {
+  std::vector<std::string> lines = {
+      R"({"jsonrpc": 2.0, "id": 1, "method": "ping"})",
+      R"({"jsonrpc": null, "id": 2, "method": "ping"})",
+      R"({"jsonrpc": "2.0", "id": 3, "method": 5})",
+      R"({"jsonrpc": "2.0", "id": {"nested": 1}, "method": "ping"})",
+      R"({"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {"protocolVersion": 5}})",
+      R"({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": ["x"]}})",
+      R"({"jsonrpc": "2.0", "id": 7, "method": "tools/call",)"
+      R"( "params": {"name": "reduce-cloud-spend", "arguments": {"target_pct": [15]}, "_meta": 7}})",
+      R"({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": "reduce-cloud-spend"})",
+      R"({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": "all of them"})",
+      R"({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": [1]}})",
+      R"({"jsonrpc": "2.0", "id": 9, "method": "ping"})",
+      R"(42)",
+      R"({"jsonrpc": "2.0", "id": 10, "method": "ping"})",
+  };
+  std::string input;
+  for (const std::string& line : lines) input += line + "\n";
+  auto answers = exchange({}, input);
+  ASSERT_EQ(answers.size(), 11u) << "one answer per message but the two notifications";
+  // A ping may be answered while a tools/call is handled: match answers by id.
+  std::map<std::string, Json> by_id;
+  std::vector<Json> without_id;
+  for (const Json& answer : answers) {
+    ASSERT_TRUE(answer.is_object()) << answer.dump();
+    if (answer["id"].is_null()) {
+      without_id.push_back(answer);
+    } else {
+      by_id[answer["id"].dump()] = answer;
+    }
+  }
+  auto code = [](const Json& answer) {
+    return answer.contains("error") ? answer["error"].value("code", 0) : 0;
+  };
+  for (int id : {1, 2, 3}) {
+    EXPECT_EQ(code(by_id[std::to_string(id)]), -32600) << id << ": its id is still known";
+  }
+  ASSERT_EQ(without_id.size(), 2u) << "an id that is not a string or number is not echoed";
+  EXPECT_EQ(code(without_id[0]), -32600) << without_id[0].dump();
+  EXPECT_EQ(code(without_id[1]), -32600) << "42 is no request: " << without_id[1].dump();
+  EXPECT_EQ(code(by_id["5"]), -32602) << by_id["5"].dump();
+  EXPECT_EQ(code(by_id["6"]), -32602) << by_id["6"].dump();
+  EXPECT_EQ(by_id["7"]["result"]["isError"], true) << by_id["7"].dump();
+  EXPECT_NE(by_id["7"].dump().find("target_pct"), std::string::npos) << by_id["7"].dump();
+  EXPECT_EQ(code(by_id["8"]), -32602) << by_id["8"].dump();
+  EXPECT_EQ(by_id["9"]["result"], Json::object()) << "still serving";
+  EXPECT_EQ(by_id["10"]["result"], Json::object());
+  EXPECT_TRUE(sessions().empty()) << sessions().dump();
+}
+
 TEST_F(McpServerTest, ListsSkillsAsToolsWithSchemasAndAnnotations) {
   require_client();
   testing::write_file(workspace_ + "/skills/show-bill.yaml", kBillSkill);
@@ -358,6 +413,63 @@ TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
     by_bob = by_bob || (e["type"] == "approval" && e["data"]["by"] == "bob");
   }
   EXPECT_TRUE(by_bob);
+  server.stop();
+}
+
+// Regression (M3): `ergon mcp` read stdin only between requests, so while a
+// call waited for a person it answered no ping and missed the cancellation.
+TEST_F(McpServerTest, WithServeAPendingCallAnswersPingsAndCanBeCancelled) {
+  require_client();
+  setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
+  setenv("ACME_CLOUD_TOKEN", kToken, 1);
+  std::string tokens = default_tokens_path(workspace_);
+  auto agent = add_token(tokens, "agent", Role::kOperator, 0);
+  ASSERT_TRUE(agent);
+  ServerOptions options;
+  options.workspace_dir = workspace_;
+  Server server(options);
+  ASSERT_TRUE(server.start());
+
+  // Nobody approves: the call waits in the queue until the client cancels it.
+  RunOptions o = cloud_options();
+  o.env["ERGON_TOKEN"] = *agent;
+  RunResult r = testing::run({node(), client_dir() + "/cancel.mjs", bin("ergon"), workspace_,
+                              server.url(), "reduce-cloud-spend", Json{{"target_pct", 15}}.dump()},
+                             o);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Json out = Json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(out.is_object()) << r.out << r.err;
+  EXPECT_FALSE(out.contains("error")) << out.dump(2) << "\n" << r.err;
+  EXPECT_TRUE(out["pong_while_pending"].get<bool>()) << out.dump(2);
+  ASSERT_GE(out["steps"].size(), 1u) << out.dump(2);
+  EXPECT_NE(out["steps"][0].get<std::string>().find("cloud.purchase_reservation"),
+            std::string::npos)
+      << out.dump(2);
+  for (const Json& line : out["lines"]) {
+    EXPECT_FALSE(line.contains("id") && line["id"] == 2)
+        << "a cancelled request gets no answer: " << line.dump();
+  }
+  EXPECT_EQ(out["exit"]["code"], 0) << "stdin closed: ergon mcp ends " << out.dump(2) << r.err;
+
+  // ergon serve's session was cancelled: aborted, nothing bought.
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_bearer_token_auth(*agent);
+  auto listed = c.Get("/v1/sessions");
+  ASSERT_TRUE(listed);
+  Json list = Json::parse(listed->body, nullptr, false);
+  ASSERT_TRUE(list.is_object() && list["sessions"].is_array() && list["sessions"].size() == 1)
+      << listed->body;
+  std::string session = list["sessions"][0]["id"].get<std::string>();
+  std::string status;
+  for (int i = 0; i < 300 && status != "aborted"; ++i) {
+    auto got = c.Get("/v1/sessions/" + session);
+    ASSERT_TRUE(got);
+    Json state = Json::parse(got->body, nullptr, false);
+    status = state.value("status", std::string());
+    if (status != "aborted") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, "aborted");
+  EXPECT_TRUE(get("/v1/reservations")["reservations"].empty());
   server.stop();
 }
 

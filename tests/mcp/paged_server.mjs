@@ -28,7 +28,8 @@ const tools = [
   { name: "progress", description: "reports progress twice, then answers", inputSchema: { type: "object" } },
   { name: "pid", description: "the server's process id", inputSchema: { type: "object" },
     annotations: { readOnlyHint: true } },
-  { name: "ping_me", description: "pings the client, then answers", inputSchema: { type: "object" } },
+  { name: "ping_me", description: "pings the client, then answers", inputSchema: { type: "object" },
+    annotations: { destructiveHint: false } },
   { name: "bad.name/x", description: "a name that is not an ergon action name",
     inputSchema: { type: "object" } },
 ];

@@ -2,7 +2,10 @@
 // (tests/mcp/paged_server.mjs) for the protocol's corners, and the reference
 // servers from the npm registry (tests/mcp/node_modules, installed by
 // scripts/setup) for real tools, through the engine where approval matters.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -129,6 +132,7 @@ TEST_F(McpConnectorTest, AnUntrustedServersToolsAreAtLeastWrite) {
   EXPECT_EQ(spec(**connector, "srv.remove")->effect, Effect::kIrreversible)
       << "destructiveHint only raises the risk, so it counts";
   EXPECT_EQ(spec(**connector, "srv.fail")->effect, Effect::kWrite);
+  EXPECT_EQ(spec(**connector, "srv.ping_me")->effect, Effect::kWrite);
 }
 
 TEST_F(McpConnectorTest, ATrustedServersAnnotationsCountAndTheWorkspaceOverrideWins) {
@@ -137,7 +141,9 @@ TEST_F(McpConnectorTest, ATrustedServersAnnotationsCountAndTheWorkspaceOverrideW
   ASSERT_TRUE(connector) << connector.error().message;
   EXPECT_EQ(spec(**connector, "srv.echo")->effect, Effect::kRead);
   EXPECT_EQ(spec(**connector, "srv.remove")->effect, Effect::kIrreversible);
-  EXPECT_EQ(spec(**connector, "srv.fail")->effect, Effect::kWrite);
+  EXPECT_EQ(spec(**connector, "srv.fail")->effect, Effect::kIrreversible)
+      << "no annotations: the spec's default destructiveHint is true";
+  EXPECT_EQ(spec(**connector, "srv.ping_me")->effect, Effect::kWrite) << "destructiveHint: false";
   EXPECT_EQ(spec(**connector, "srv.pid")->effect, Effect::kIrreversible);
   EXPECT_EQ(spec(**connector, "srv.bad_name_x")->effect, Effect::kRead);
 
@@ -256,6 +262,108 @@ TEST_F(McpConnectorTest, SettingsAreChecked) {
             std::string::npos);
 }
 
+// ---------------------------------------------------------------------------
+// A careless server (tests/mcp/odd_server.mjs): wrong types in its answers are
+// errors naming the server and the field, never a crash; and what it inherits
+// from ergon.
+
+class McpOddServerTest : public McpConnectorTest {
+ protected:
+  Result<std::unique_ptr<Connector>> odd(Json extra = Json::object(),
+                                         std::vector<std::string> args = {}) {
+    Json command = {"node", testing::source_path("tests/mcp/odd_server.mjs")};
+    for (const std::string& arg : args) command.push_back(arg);
+    Json settings = {{"command", command}};
+    for (const auto& [key, value] : extra.items()) settings[key] = value;
+    McpOptions options;
+    options.log_file = dir_.file("odd.log");
+    return make_mcp_connector(config("odd", settings), *vault_, options);
+  }
+};
+
+TEST_F(McpOddServerTest, FieldsOfTheWrongTypeAreErrorsNotCrashes) {
+  auto connector = odd({{"trusted", true}});
+  ASSERT_TRUE(connector) << connector.error().message;
+  EXPECT_TRUE(mcp_server_info(**connector)["serverInfo"].is_string());
+  const ActionSpec* null_error = spec(**connector, "odd.null_error");
+  ASSERT_NE(null_error, nullptr);
+  EXPECT_EQ(null_error->description, "isError is null") << "a numeric description is ignored";
+  EXPECT_EQ(null_error->effect, Effect::kIrreversible) << "annotations that are not an object";
+  EXPECT_EQ(spec(**connector, "odd.string_error")->description, "");
+  EXPECT_EQ(spec(**connector, "odd.odd_content")->effect, Effect::kIrreversible)
+      << "hints that are not booleans";
+  EXPECT_NE(testing::read_file(dir_.file("odd.log")).find("ignored its description"),
+            std::string::npos);
+
+  for (const char* tool : {"odd.null_error", "odd.string_error"}) {
+    auto answered = call(**connector, tool);
+    ASSERT_FALSE(answered) << tool;
+    EXPECT_EQ(answered.error().code, ErrorCode::kInvalidInput) << answered.error().message;
+    EXPECT_NE(answered.error().message.find("MCP server 'odd'"), std::string::npos)
+        << answered.error().message;
+    EXPECT_NE(answered.error().message.find("isError"), std::string::npos)
+        << answered.error().message;
+  }
+  auto parts = call(**connector, "odd.odd_content");
+  ASSERT_TRUE(parts) << parts.error().message;
+  EXPECT_EQ((*parts)["text"], "fine") << "only text parts with text count";
+}
+
+TEST_F(McpOddServerTest, AProtocolVersionThatIsNotAStringIsAnError) {
+  auto connector = odd({}, {"--bad-version"});
+  ASSERT_FALSE(connector);
+  EXPECT_EQ(connector.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(connector.error().message.find("MCP server 'odd'"), std::string::npos)
+      << connector.error().message;
+  EXPECT_NE(connector.error().message.find("protocolVersion 20251125"), std::string::npos)
+      << connector.error().message;
+}
+
+TEST_F(McpOddServerTest, TheServerSeesOnlySafeVariablesAndItsOwnEnv) {
+  // What ergon serve's environment holds: model keys, its token, vault entries.
+  const std::vector<std::string> secrets = {"ERGON_TOKEN", "OPENAI_API_KEY",
+                                            "ERGON_TEST_VAULT_SECRET", "npm_config__authToken"};
+  for (const std::string& name : secrets) setenv(name.c_str(), "s3cret-value", 1);
+  setenv("ERGON_TEST_PASSED_ON", "from-the-vault", 1);
+  auto connector = odd({{"env",
+                         {{"LOG_LEVEL", "debug"},
+                          {"PASSED", {{"secret", "ERGON_TEST_PASSED_ON"}}},
+                          {"PATH", "/usr/local/bin:/usr/bin:/bin"}}}});
+  for (const std::string& name : secrets) unsetenv(name.c_str());
+  unsetenv("ERGON_TEST_PASSED_ON");
+  ASSERT_TRUE(connector) << connector.error().message;
+  auto got = call(**connector, "odd.env");
+  ASSERT_TRUE(got) << got.error().message;
+  Json env = Json::parse((*got)["text"].get<std::string>());
+  for (const std::string& name : secrets) EXPECT_FALSE(env.contains(name)) << name;
+  EXPECT_EQ(env.dump().find("s3cret-value"), std::string::npos) << env.dump(2);
+  EXPECT_EQ(env["LOG_LEVEL"], "debug");
+  EXPECT_EQ(env["PASSED"], "from-the-vault") << "a variable is passed on by naming it in env";
+  EXPECT_EQ(env["PATH"], "/usr/local/bin:/usr/bin:/bin") << "env: replaces an inherited one";
+  if (getenv("HOME") != nullptr) {
+    EXPECT_EQ(env["HOME"], getenv("HOME"));
+  }
+}
+
+TEST_F(McpOddServerTest, TheServerInheritsNoFileDescriptorOfErgons) {
+  // As a listening socket of ergon serve, or a file a library opened without
+  // O_CLOEXEC.
+  std::string marker = dir_.file("ergon-private-file");
+  int fd = ::open(marker.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 3);
+  auto connector = odd();
+  ::close(fd);
+  ASSERT_TRUE(connector) << connector.error().message;
+  auto got = call(**connector, "odd.fds");
+  ASSERT_TRUE(got) << got.error().message;
+  Json fds = Json::parse((*got)["text"].get<std::string>());
+  for (const char* standard : {"0", "1", "2"}) EXPECT_TRUE(fds.contains(standard)) << fds.dump(2);
+  EXPECT_FALSE(fds.contains(std::to_string(fd)) &&
+               fds[std::to_string(fd)].get<std::string>() == marker)
+      << fds.dump(2);
+  EXPECT_EQ(fds.dump().find("ergon-private-file"), std::string::npos) << fds.dump(2);
+}
+
 TEST(McpEffect, AnnotationsMapToEffects) {
   Json read_only = {{"readOnlyHint", true}};
   Json destructive = {{"readOnlyHint", false}, {"destructiveHint", true}};
@@ -263,7 +371,14 @@ TEST(McpEffect, AnnotationsMapToEffects) {
   EXPECT_EQ(mcp_tool_effect(read_only, false), Effect::kWrite);
   EXPECT_EQ(mcp_tool_effect(destructive, true), Effect::kIrreversible);
   EXPECT_EQ(mcp_tool_effect(destructive, false), Effect::kIrreversible);
-  EXPECT_EQ(mcp_tool_effect(Json::object(), true), Effect::kWrite);
+  // The spec's defaults: readOnlyHint false, destructiveHint true.
+  EXPECT_EQ(mcp_tool_effect(Json::object(), true), Effect::kIrreversible);
+  EXPECT_EQ(mcp_tool_effect({{"readOnlyHint", false}}, true), Effect::kIrreversible);
+  EXPECT_EQ(mcp_tool_effect({{"destructiveHint", false}}, true), Effect::kWrite);
+  EXPECT_EQ(mcp_tool_effect({{"destructiveHint", "no"}}, true), Effect::kIrreversible)
+      << "a hint that is not a boolean is no hint";
+  EXPECT_EQ(mcp_tool_effect(Json::object(), false), Effect::kWrite);
+  EXPECT_EQ(mcp_tool_effect({{"destructiveHint", false}}, false), Effect::kWrite);
   EXPECT_EQ(mcp_action_name("read_file"), "read_file");
   EXPECT_EQ(mcp_action_name("a.b/c d"), "a_b_c_d");
   EXPECT_EQ(mcp_action_name("2fa"), "_2fa");

@@ -74,13 +74,22 @@ std::string content_text(const Json& result) {
   auto content = result.find("content");
   if (content == result.end() || !content->is_array()) return text;
   for (const Json& part : *content) {
-    if (!part.is_object() || part.value("type", "") != "text") continue;
+    if (!part.is_object() || !part.contains("type") || part["type"] != "text") continue;
     auto it = part.find("text");
     if (it == part.end() || !it->is_string()) continue;
     if (!text.empty()) text += "\n";
     text += it->get<std::string>();
   }
   return text;
+}
+
+// `object[key]` when it is a string; "" when it is missing or null; nullopt
+// when it is something else (a server's malformed answer).
+std::optional<std::string> string_field(const Json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
 }
 
 // A JSON-RPC error object as an Error: the request was wrong (kInvalidInput),
@@ -136,6 +145,34 @@ class McpConnector final : public Connector {
   }
 
   Result<Json> execute(const ActionCall& call) override {
+    // The server's answers are checked field by field; this is the last line
+    // should a check be missing: a malformed answer is an error, not a crash.
+    try {
+      return execute_checked(call);
+    } catch (const Json::exception& e) {
+      return fail(ErrorCode::kInvalidInput, call.action + ": MCP server '" + name_ +
+                                                "' sent a malformed answer (" + e.what() + ")");
+    }
+  }
+
+  // Starts the server and lists its tools; `trusted` and `effects` decide
+  // effects (mcp_tool_effect, the workspace's override wins).
+  Status load_tools(bool trusted, const Json& effects) {
+    try {
+      return load_tools_checked(trusted, effects);
+    } catch (const Json::exception& e) {
+      return fail(ErrorCode::kInvalidInput,
+                  "MCP server '" + name_ + "' sent a malformed answer (" + e.what() + ")");
+    }
+  }
+
+  Json server_info() const {
+    std::lock_guard lock(mu_);
+    return server_info_;
+  }
+
+ private:
+  Result<Json> execute_checked(const ActionCall& call) {
     auto tool = tool_names_.find(call.action);
     if (tool == tool_names_.end()) {
       return fail(ErrorCode::kNotFound, "connector '" + name_ + "' has no action '" + call.action +
@@ -152,7 +189,15 @@ class McpConnector final : public Connector {
                   call.action + ": the server's result is not an object: " + clip(dump(*result)));
     }
     std::string text = content_text(*result);
-    if (result->value("isError", false)) {
+    auto is_error = result->find("isError");
+    if (is_error != result->end() && !is_error->is_boolean()) {
+      return fail(ErrorCode::kInvalidInput,
+                  call.action + ": MCP server '" + name_ + "' answered tools/call with isError " +
+                      clip(dump(*is_error)) +
+                      ", which must be true or false — the tool may or may not have run; "
+                      "check the server's log and report it to the server's authors");
+    }
+    if (is_error != result->end() && is_error->get<bool>()) {
       return fail(ErrorCode::kFailedPrecondition,
                   call.action + ": the tool reported an error: " +
                       clip(text.empty() ? dump(result->value("content", Json::array())) : text));
@@ -164,9 +209,7 @@ class McpConnector final : public Connector {
     return out;
   }
 
-  // Starts the server and lists its tools; `trusted` and `effects` decide
-  // effects (mcp_tool_effect, the workspace's override wins).
-  Status load_tools(bool trusted, const Json& effects) {
+  Status load_tools_checked(bool trusted, const Json& effects) {
     std::lock_guard lock(mu_);
     if (auto ok = connect_locked(); !ok) return ok;
     Json cursor;
@@ -211,13 +254,25 @@ class McpConnector final : public Connector {
       }
       ActionSpec spec;
       spec.name = name_ + "." + action;
-      spec.description = tool.value("description", "");
-      if (spec.description.empty()) spec.description = tool.value("title", "");
+      for (const char* field : {"description", "title"}) {
+        auto text = string_field(tool, field);
+        if (!text) {
+          note("tool '" + tool_name + "': ignored its " + field +
+               ", which is not a string: " + clip(dump(tool[field])));
+        } else if (spec.description.empty()) {
+          spec.description = *text;
+        }
+      }
       auto schema = tool.find("inputSchema");
       spec.params_schema =
           schema != tool.end() && schema->is_object() ? *schema : Json{{"type", "object"}};
       spec.params_schema.erase("$schema");
-      const Json annotations = tool.value("annotations", Json::object());
+      Json annotations = tool.value("annotations", Json::object());
+      if (!annotations.is_object()) {
+        note("tool '" + tool_name +
+             "': ignored its annotations, which are not an object: " + clip(dump(annotations)));
+        annotations = Json::object();
+      }
       spec.effect = mcp_tool_effect(annotations, trusted);
       for (const std::string& key : {tool_name, action}) {
         if (!effects.is_object() || !effects.contains(key)) continue;
@@ -242,12 +297,6 @@ class McpConnector final : public Connector {
     return {};
   }
 
-  Json server_info() const {
-    std::lock_guard lock(mu_);
-    return server_info_;
-  }
-
- private:
   // Starts the server and initializes it, unless it runs.
   Status connect_locked() {
     if (process_) return {};
@@ -263,7 +312,18 @@ class McpConnector final : public Connector {
       process_.reset();
       return fail(result.error());
     }
-    std::string version = result->is_object() ? result->value("protocolVersion", "") : "";
+    std::optional<std::string> version_field =
+        result->is_object() ? string_field(*result, "protocolVersion") : std::string();
+    if (!version_field) {
+      Json given = (*result)["protocolVersion"];
+      process_->stop();
+      process_.reset();
+      return fail(ErrorCode::kInvalidInput,
+                  "MCP server '" + name_ + "' answered initialize with protocolVersion " +
+                      clip(dump(given)) + ", which must be a string such as \"" +
+                      kVersions.front() + "\"");
+    }
+    std::string version = *version_field;
     if (std::find(kVersions.begin(), kVersions.end(), version) == kVersions.end()) {
       process_->stop();
       process_.reset();
@@ -413,9 +473,15 @@ Effect mcp_tool_effect(const Json& annotations, bool trusted) {
     return annotations.is_object() && annotations.contains(key) && annotations[key].is_boolean() &&
            annotations[key].get<bool>();
   };
+  auto said_false = [&](const char* key) {
+    return annotations.is_object() && annotations.contains(key) && annotations[key].is_boolean() &&
+           !annotations[key].get<bool>();
+  };
   if (hint("destructiveHint")) return Effect::kIrreversible;
-  if (trusted && hint("readOnlyHint")) return Effect::kRead;
-  return Effect::kWrite;
+  if (!trusted) return Effect::kWrite;  // its claims can only raise the effect
+  if (hint("readOnlyHint")) return Effect::kRead;
+  // The spec's default: a tool that may write may destroy, unless it says not.
+  return said_false("destructiveHint") ? Effect::kWrite : Effect::kIrreversible;
 }
 
 std::string mcp_action_name(const std::string& tool) {

@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <thread>
 
 extern char** environ;
@@ -48,6 +50,25 @@ struct SpawnSetup {
 
 }  // namespace
 
+bool inherited_variable(const std::string& name) {
+  static const std::set<std::string> kNames = {
+      "PATH",        "HOME",        "USER",          "LOGNAME",
+      "SHELL",       "TERM",        "LANG",          "TZ",
+      "TMPDIR",      "NODE_PATH",   "NODE_OPTIONS",  "NODE_EXTRA_CA_CERTS",
+      "HTTP_PROXY",  "HTTPS_PROXY", "NO_PROXY",      "http_proxy",
+      "https_proxy", "no_proxy",    "SSL_CERT_FILE", "SSL_CERT_DIR"};
+  if (kNames.contains(name) || name.starts_with("LC_")) return true;
+  // npm's settings (registry, cache, proxy) so that npx works; its
+  // credentials stay behind.
+  if (!name.starts_with("npm_config_")) return false;
+  std::string lowered = name;
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* secret : {"auth", "token", "password", "cert", "key"}) {
+    if (lowered.find(secret) != std::string::npos) return false;
+  }
+  return true;
+}
+
 Result<std::unique_ptr<StdioProcess>> StdioProcess::start(const SpawnSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return fail(ErrorCode::kInvalidInput, "no command to start");
@@ -75,6 +96,9 @@ Result<std::unique_ptr<StdioProcess>> StdioProcess::start(const SpawnSpec& spec)
                                    spec.log_file.empty() ? "/dev/null" : spec.log_file.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
+  // Nothing else of ergon's is the server's: not a listening socket of ergon
+  // serve, not a file some library opened without O_CLOEXEC.
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
   // The child starts with default signal handling and an empty mask, whatever
   // ergon's threads block or ignore.
   sigset_t none;
@@ -89,7 +113,8 @@ Result<std::unique_ptr<StdioProcess>> StdioProcess::start(const SpawnSpec& spec)
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string text = *entry;
     size_t eq = text.find('=');
-    if (eq != std::string::npos) env[text.substr(0, eq)] = text.substr(eq + 1);
+    if (eq == std::string::npos || !inherited_variable(text.substr(0, eq))) continue;
+    env[text.substr(0, eq)] = text.substr(eq + 1);
   }
   for (const auto& [key, value] : spec.env) env[key] = value;
   std::vector<std::string> env_text;

@@ -16,11 +16,18 @@ namespace ergon::internal {
 
 struct SpawnSpec {
   std::vector<std::string> argv;           // argv[0] is looked up on PATH; no shell
-  std::map<std::string, std::string> env;  // added to (or replacing in) ergon's environment
+  std::map<std::string, std::string> env;  // added to (or replacing) the inherited safe variables
   std::string cwd;                         // empty: ergon's
   std::string log_file;                    // stderr is appended here; empty: /dev/null
 };
 
+// Whether ergon's environment variable `name` is passed on to a server: the
+// basics a program needs (PATH, HOME, locale, proxies, what node and npx read),
+// never ergon's own secrets (model API keys, ERGON_TOKEN, vault entries).
+bool inherited_variable(const std::string& name);
+
+// A child whose stdin and stdout are pipes to ergon, stderr goes to a log, and
+// which inherits no other file descriptor and only the inherited_variable()s.
 class StdioProcess {
  public:
   using Deadline = std::chrono::steady_clock::time_point;
