@@ -87,6 +87,10 @@ constexpr const char* kContentSecurityPolicy =
 constexpr const char* kCookie = "ergon_console";
 constexpr int64_t kLoginMs = 12 * 3600 * 1000;
 
+// The HTTP threads, and how many of them event streams may hold at once.
+constexpr size_t kHttpThreads = 32;
+constexpr int kMaxStreams = 24;
+
 std::string cookie_value(const httplib::Request& req, const std::string& name) {
   std::string header = req.get_header_value("Cookie");
   size_t pos = 0;
@@ -297,6 +301,7 @@ class Server::Impl {
   std::map<std::string, SessionEntry> sessions_;
   std::map<std::string, std::shared_ptr<PendingApproval>> approvals_;
   std::map<std::string, ConsoleLogin> logins_;  // by cookie
+  int open_streams_ = 0;                        // GET .../events being served
   // Finished sessions never change: what /v1/stats needs of each, by id.
   std::map<std::string, Json> finished_summaries_;
 };
@@ -368,7 +373,7 @@ Status Server::Impl::start() {
   // (Nagle's algorithm held every keep-alive answer for ~40 ms).
   http_->set_tcp_nodelay(true);
   // Event streams hold a thread each for as long as they are open.
-  http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
+  http_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   http_->set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
     res.set_header("Content-Security-Policy", kContentSecurityPolicy);
     res.set_header("X-Content-Type-Options", "nosniff");
@@ -1282,10 +1287,23 @@ void Server::Impl::events(const std::string& id, const httplib::Request& req,
       return send_error(res, 400, "Last-Event-ID: expected an event's seq (a number)");
     }
   }
+  {
+    // Each open stream holds one of the HTTP pool's threads: keep some for
+    // everything else (approvals above all).
+    std::lock_guard lock(mu_);
+    if (open_streams_ >= kMaxStreams) {
+      res.set_header("Retry-After", "5");
+      return send_error(res, 503,
+                        "too many open event streams (" + std::to_string(kMaxStreams) +
+                            "): close one, or poll GET /v1/sessions/{id}");
+    }
+    ++open_streams_;
+  }
   res.set_header("Cache-Control", "no-cache");
   auto sent = std::make_shared<int64_t>(after);
   res.set_chunked_content_provider(
-      "text/event-stream", [this, id, sent](size_t, httplib::DataSink& sink) {
+      "text/event-stream",
+      [this, id, sent](size_t, httplib::DataSink& sink) {
         // Read the status before the events: once it is final, every event
         // is already in the journal.
         bool ended = false;
@@ -1317,6 +1335,10 @@ void Server::Impl::events(const std::string& id, const httplib::Request& req,
         std::unique_lock lock(mu_);
         events_cv_.wait_for(lock, std::chrono::milliseconds(200));
         return !stopping_;
+      },
+      [this](bool) {
+        std::lock_guard lock(mu_);
+        --open_streams_;
       });
 }
 

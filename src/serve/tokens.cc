@@ -1,6 +1,8 @@
 // API tokens: roles, and the tokens file that keeps only their hashes.
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -98,12 +100,16 @@ Result<std::string> add_token(const std::string& path, const std::string& name, 
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   std::string tmp = path + ".tmp";
   {
+    // 0600 from its creation: never readable by others, even for a moment.
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(ErrorCode::kInvalidInput, path + ": cannot write the tokens file");
+    ::close(fd);
     std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return fail(ErrorCode::kInvalidInput, path + ": cannot write the tokens file");
     out << Json{{"tokens", rows}}.dump(2) << "\n";
+    out.close();
     if (!out) return fail(ErrorCode::kInvalidInput, path + ": cannot write the tokens file");
   }
-  ::chmod(tmp.c_str(), 0600);
   std::filesystem::rename(tmp, path, ec);
   if (ec) return fail(ErrorCode::kInvalidInput, path + ": " + ec.message());
   return secret;

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -495,6 +496,37 @@ TEST_F(ServeTest, OneWorkspaceHasOneServer) {
       << started.error().message;
   server_->stop();
   EXPECT_TRUE(second.start()) << "the lock goes with the server that held it";
+}
+
+TEST_F(ServeTest, EventStreamsCannotTakeEveryHttpThread) {
+  start_server();
+  std::string id = create("alice");
+  ASSERT_TRUE(pending_approval(id).is_object());  // its stream stays open
+  std::atomic<int> open = 0;
+  std::vector<std::thread> watchers;
+  for (int i = 0; i < 24; ++i) {
+    watchers.emplace_back([&] {
+      auto c = client("vic");
+      bool counted = false;
+      c.Get(("/v1/sessions/" + id + "/events").c_str(), [&](const char*, size_t) {
+        if (!counted) ++open;
+        counted = true;
+        return true;
+      });
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return open == 24; }));
+  auto r = client("vic").Get(("/v1/sessions/" + id + "/events").c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  // The API still answers, and a person can still approve.
+  Json approval = pending_approval(id);
+  ASSERT_EQ(decide("bob", approval)->status, 200);
+  for (auto& t : watchers) t.join();  // the streams end with the session
+  EXPECT_TRUE(finishes(id));
+  r = client("vic").Get(("/v1/sessions/" + id + "/events").c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << "a closed stream gives its place back";
 }
 
 TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
