@@ -404,13 +404,25 @@ Status Server::Impl::start() {
     w->thread = std::thread([this, w] { work(*w); });
   }
   // Sessions that were running when the last server stopped (or crashed)
-  // resume from their journal; an approval they waited for is asked again.
+  // resume from their journal; an approval they waited for is asked again
+  // (or denied, when a cancel was accepted before the stop).
+  // A cancel accepted before the stop ends a session that waits.
   auto list = store_->sessions();
   if (list) {
     for (const SessionInfo& info : *list) {
-      if (info.status != SessionStatus::kRunning) continue;
       std::string id = info.id;
-      enqueue(id, [this, id](Worker& w) { finished(id, w.engine->resume(id)); });
+      if (info.status == SessionStatus::kRunning) {
+        enqueue(id, [this, id](Worker& w) { finished(id, w.engine->resume(id)); });
+      } else if (info.status == SessionStatus::kWaiting) {
+        std::string reason;
+        {
+          std::lock_guard lock(mu_);
+          auto entry = sessions_.find(id);
+          if (entry == sessions_.end() || !entry->second.cancel_requested) continue;
+          reason = "cancelled by " + entry->second.cancelled_by;
+        }
+        enqueue(id, [this, id, reason](Worker& w) { finished(id, w.engine->cancel(id, reason)); });
+      }
     }
   }
   // Plans posted but not started when the last server stopped start now.
@@ -579,6 +591,7 @@ void Server::Impl::save_creators() {
     if (entry.creator.empty()) continue;
     out[id] = {{"creator", entry.creator}};
     if (!entry.queued_plan.is_null()) out[id]["queued_plan"] = entry.queued_plan;
+    if (entry.cancel_requested) out[id]["cancelled_by"] = entry.cancelled_by;
   }
   std::filesystem::path path =
       std::filesystem::path(workspace_.store_path).parent_path() / "serve-sessions.json";
@@ -609,6 +622,11 @@ void Server::Impl::load_creators() {
     if (row.contains("creator") && row["creator"].is_string())
       sessions_[id].creator = row["creator"];
     if (row.contains("queued_plan")) sessions_[id].queued_plan = row["queued_plan"];
+    if (row.contains("cancelled_by") && row["cancelled_by"].is_string()) {
+      // A cancel accepted before a restart still stands.
+      sessions_[id].cancel_requested = true;
+      sessions_[id].cancelled_by = row["cancelled_by"];
+    }
   }
 }
 
@@ -1165,6 +1183,30 @@ void Server::Impl::answer_session(const std::string& id, const ApiToken&,
     return send_error(
         res, 409, "session " + id + " is " + to_string(info->status) + ", not waiting for answers");
   }
+  // Only what the session asked can be answered.
+  auto events = store_->events(id);
+  if (!events) return send_error(res, 500, events.error().message);
+  std::map<std::string, bool> open;
+  for (const Event& e : *events) {
+    if (e.type != event::kQuestion && e.type != event::kAnswer) continue;
+    const Json& slot = e.data.contains("slot") ? e.data["slot"] : Json();
+    if (slot.is_string()) open[slot.get<std::string>()] = e.type == event::kQuestion;
+  }
+  std::string asked;
+  for (const auto& [slot, waiting] : open) {
+    if (waiting) asked += (asked.empty() ? "" : ", ") + slot;
+  }
+  for (const auto& [slot, value] : answers.items()) {
+    auto found = open.find(slot);
+    if (found == open.end() || !found->second) {
+      return send_error(res, 400,
+                        "'" + slot + "' is not a question session " + id + " asked" +
+                            (asked.empty() ? "" : " (it asks: " + asked + ")"));
+    }
+    if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+      return send_error(res, 400, "'" + slot + "': expected a string, number or true/false");
+    }
+  }
   {
     // Checked and queued under one lock: two answers at once run it once.
     std::lock_guard lock(mu_);
@@ -1195,6 +1237,7 @@ void Server::Impl::cancel_session(const std::string& id, const ApiToken& who,
     // policy), and so is anything it asks later.
     entry.cancel_requested = true;
     entry.cancelled_by = who.name;
+    save_creators();
     for (auto& [aid, approval] : approvals_) {
       if (approval->request.session != id || approval->decided) continue;
       approval->decided = true;
@@ -1207,7 +1250,9 @@ void Server::Impl::cancel_session(const std::string& id, const ApiToken& who,
   // Waiting for answers (or stopped): a worker ends it, compensating what it
   // completed. Queued under the same lock as the busy check, so a second
   // request cannot queue a second run.
+  entry.cancel_requested = true;  // kept across a restart until it has run
   entry.cancelled_by = who.name;
+  save_creators();
   enqueue_locked(id, [this, id, reason](Worker& w) { finished(id, w.engine->cancel(id, reason)); });
   lock.unlock();
   jobs_cv_.notify_one();

@@ -452,6 +452,13 @@ TEST_F(ServeTest, TwoAnswersAtOnceResumeTheSessionOnce) {
   ASSERT_EQ(r->status, 201) << r->body;
   std::string id = Json::parse(r->body)["id"];
   ASSERT_TRUE(finishes(id, "waiting"));
+  // Only what it asked can be answered.
+  for (const Json& bad : {Json{{"instance", "i-0a1b2c"}}, Json{{"target_pct", Json::array()}}}) {
+    auto answer = post("alice", "/v1/sessions/" + id + "/answers", bad);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400) << bad.dump() << ": " << answer->body;
+  }
+  EXPECT_EQ(status(id), "waiting");
   std::vector<int> statuses(4, 0);
   std::vector<std::thread> people;
   for (size_t i = 0; i < statuses.size(); ++i) {
