@@ -20,6 +20,8 @@ const tools = [
     annotations: { readOnlyHint: true } },
   { name: "fds", description: "where the server's open file descriptors point",
     inputSchema: { type: "object" }, annotations: { readOnlyHint: true } },
+  { name: "deaf", description: "stops reading its stdin, and never answers",
+    inputSchema: { type: "object" }, annotations: { readOnlyHint: true } },
 ];
 
 const send = (message) => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", ...message }) + "\n");
@@ -48,11 +50,17 @@ function call(id, params) {
                                             "loose", { type: "text", text: "fine" }] } });
     case "env": return text(id, JSON.stringify(process.env));
     case "fds": return text(id, JSON.stringify(fds()));
+    case "deaf":
+      lines.close();
+      process.stdin.pause();
+      setInterval(() => {}, 60_000);  // alive, but deaf
+      return undefined;
     default: return send({ id, error: { code: -32602, message: `Tool ${params?.name} not found` } });
   }
 }
 
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
+const lines = readline.createInterface({ input: process.stdin });
+lines.on("line", (line) => {
   const { id, method, params } = JSON.parse(line);
   switch (method) {
     case "initialize":

@@ -281,6 +281,24 @@ class McpOddServerTest : public McpConnectorTest {
   }
 };
 
+TEST_F(McpOddServerTest, AServerThatStopsReadingCannotBlockErgon) {
+  auto connector = odd({{"trusted", true}, {"timeout_ms", 300}});
+  ASSERT_TRUE(connector) << connector.error().message;
+  auto deaf = call(**connector, "odd.deaf");
+  ASSERT_FALSE(deaf);
+  EXPECT_EQ(deaf.error().code, ErrorCode::kTimeout) << deaf.error().message;
+  // Far more than a pipe holds: the write waits for room until the deadline,
+  // then gives up on the server rather than hang the worker.
+  auto big = call(**connector, "odd.env", {{"padding", std::string(4 << 20, 'x')}});
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, ErrorCode::kUnavailable) << big.error().message;
+  EXPECT_NE(big.error().message.find("does not read its stdin"), std::string::npos)
+      << big.error().message;
+  // It is started again on the next call.
+  auto again = call(**connector, "odd.fds");
+  EXPECT_TRUE(again) << again.error().message;
+}
+
 TEST_F(McpOddServerTest, FieldsOfTheWrongTypeAreErrorsNotCrashes) {
   auto connector = odd({{"trusted", true}});
   ASSERT_TRUE(connector) << connector.error().message;

@@ -344,7 +344,8 @@ class McpConnector final : public Connector {
   }
 
   Status send_locked(const Json& message) {
-    auto ok = process_->write_line(dump(message));
+    auto ok = process_->write_line(dump(message),
+                                   SteadyClock::now() + std::chrono::milliseconds(timeout_ms_));
     if (!ok) return fail(died_locked(ok.error().message));
     return {};
   }

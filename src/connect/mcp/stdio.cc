@@ -142,6 +142,8 @@ Result<std::unique_ptr<StdioProcess>> StdioProcess::start(const SpawnSpec& spec)
   }
   ::close(to_child[0]);
   ::close(from_child[1]);
+  // Writes wait for room with a deadline (write_line), never for ever.
+  ::fcntl(to_child[1], F_SETFL, ::fcntl(to_child[1], F_GETFL) | O_NONBLOCK);
   return std::unique_ptr<StdioProcess>(new StdioProcess(pid, to_child[1], from_child[0]));
 }
 
@@ -149,7 +151,7 @@ StdioProcess::~StdioProcess() {
   stop();
 }
 
-Status StdioProcess::write_line(const std::string& line) {
+Status StdioProcess::write_line(const std::string& line, Deadline deadline) {
   if (in_ < 0) return fail(ErrorCode::kUnavailable, "the server's stdin is closed");
   std::string text = line + "\n";
   // A write to a pipe whose reader exited raises SIGPIPE: keep it pending on
@@ -163,6 +165,17 @@ Status StdioProcess::write_line(const std::string& line) {
   int error = 0;
   while (done < text.size()) {
     ssize_t n = ::write(in_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EAGAIN) {
+      // The pipe is full: the server is not reading its stdin.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd room{in_, POLLOUT, 0};
+      if (left.count() <= 0 || ::poll(&room, 1, static_cast<int>(left.count())) == 0) {
+        error = ETIMEDOUT;
+        break;
+      }
+      continue;
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       error = errno;
@@ -175,6 +188,11 @@ Status StdioProcess::write_line(const std::string& line) {
     ::sigtimedwait(&pipe_set, nullptr, &zero);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (error == ETIMEDOUT) {
+    return fail(ErrorCode::kUnavailable,
+                "the server does not read its stdin (a message waited for room until the call's "
+                "deadline)");
+  }
   if (error != 0) {
     close_fd(in_);
     return fail(ErrorCode::kUnavailable, "cannot write to the server: " + errno_text(error));

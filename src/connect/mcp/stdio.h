@@ -40,8 +40,9 @@ class StdioProcess {
   StdioProcess(const StdioProcess&) = delete;
   StdioProcess& operator=(const StdioProcess&) = delete;
 
-  // Writes `line` and a '\n'. kUnavailable when the process closed its stdin.
-  Status write_line(const std::string& line);
+  // Writes `line` and a '\n'. kUnavailable when the process closed its stdin,
+  // or has not read enough of it by `deadline` to take the line.
+  Status write_line(const std::string& line, Deadline deadline);
   // The next line of stdout, without its '\n'. kTimeout when none came by
   // `deadline`; kUnavailable when stdout closed (the process exited).
   Result<std::string> read_line(Deadline deadline);
