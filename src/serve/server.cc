@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -262,6 +263,7 @@ class Server::Impl {
   void stats(httplib::Response& res);
   void start_queued(const std::string& id, std::shared_ptr<Plan> plan);
   void create_session(const ApiToken& who, const httplib::Request& req, httplib::Response& res);
+  void list_sessions(const httplib::Request& req, httplib::Response& res);
   void get_session(const std::string& id, httplib::Response& res);
   void answer_session(const std::string& id, const ApiToken& who, const httplib::Request& req,
                       httplib::Response& res);
@@ -741,22 +743,7 @@ void Server::Impl::routes() {
     if (auto who = authorize(req, res, Role::kOperator)) create_session(*who, req, res);
   });
   s.Get("/v1/sessions", [this](const httplib::Request& req, httplib::Response& res) {
-    if (!authorize(req, res, Role::kViewer)) return;
-    auto list = store_->sessions();
-    if (!list) return send_error(res, 500, list.error().message);
-    Json out = Json::array();
-    std::lock_guard lock(mu_);
-    for (const SessionInfo& i : *list) {
-      auto entry = sessions_.find(i.id);
-      out.push_back({{"id", i.id},
-                     {"goal", i.goal},
-                     {"status", to_string(i.status)},
-                     {"busy", entry != sessions_.end() && entry->second.busy},
-                     {"created_ms", i.created_ms},
-                     {"updated_ms", i.updated_ms},
-                     {"events", i.events}});
-    }
-    send_json(res, 200, {{"sessions", out}});
+    if (authorize(req, res, Role::kViewer)) list_sessions(req, res);
   });
   s.Get(R"(/v1/sessions/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     if (authorize(req, res, Role::kViewer)) get_session(req.matches[1], res);
@@ -1055,6 +1042,52 @@ void Server::Impl::start_queued(const std::string& id, std::shared_ptr<Plan> pla
     }
     finished(id, report);
   });
+}
+
+// Newest first; ?status=waiting,failed keeps those, ?limit=N the first N and
+// ?offset=K skips K (for paging).
+void Server::Impl::list_sessions(const httplib::Request& req, httplib::Response& res) {
+  std::set<std::string> statuses;
+  if (req.has_param("status")) {
+    std::stringstream list(req.get_param_value("status"));
+    for (std::string status; std::getline(list, status, ',');) {
+      if (!parse_session_status(status)) {
+        return send_error(
+            res, 400,
+            "status: '" + status + "' is not one of running, waiting, done, failed, aborted");
+      }
+      statuses.insert(status);
+    }
+  }
+  size_t limit = SIZE_MAX, offset = 0;
+  for (auto [name, field] : {std::pair{"limit", &limit}, std::pair{"offset", &offset}}) {
+    if (!req.has_param(name)) continue;
+    std::string text = req.get_param_value(name);
+    if (text.empty() || text.size() > 9 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return send_error(res, 400,
+                        std::string(name) + ": expected a whole number, got '" + text + "'");
+    }
+    *field = std::stoul(text);
+  }
+  auto list = store_->sessions();
+  if (!list) return send_error(res, 500, list.error().message);
+  Json out = Json::array();
+  size_t matched = 0;
+  std::lock_guard lock(mu_);
+  for (const SessionInfo& i : *list) {
+    if (!statuses.empty() && !statuses.contains(to_string(i.status))) continue;
+    if (matched++ < offset || out.size() >= limit) continue;
+    auto entry = sessions_.find(i.id);
+    out.push_back({{"id", i.id},
+                   {"goal", i.goal},
+                   {"status", to_string(i.status)},
+                   {"busy", entry != sessions_.end() && entry->second.busy},
+                   {"created_ms", i.created_ms},
+                   {"updated_ms", i.updated_ms},
+                   {"events", i.events}});
+  }
+  send_json(res, 200, {{"sessions", out}, {"total", matched}});
 }
 
 void Server::Impl::get_session(const std::string& id, httplib::Response& res) {

@@ -56,6 +56,21 @@ class ServeTest : public testing::ServeWorkspaceTest {
  protected:
   ServeTest() : ServeWorkspaceTest(kCloudToken) {}
 
+  // Starts a session of one read (the bill): nobody is asked anything.
+  std::string run_reads() const {
+    Plan reads;
+    reads.goal = "look at the bill";
+    Step bill;
+    bill.id = "bill";
+    bill.action = "cloud.get_bill";
+    reads.steps.push_back(bill);
+    auto r = post("alice", "/v1/sessions", {{"plan", to_json(reads)}});
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    EXPECT_EQ(r->status, 201) << r->body;
+    return Json::parse(r->body).value("id", std::string());
+  }
+
   // The one pending approval of `session` once it is asked.
   Json pending_approval(const std::string& session) const {
     Json found;
@@ -536,6 +551,33 @@ TEST_F(ServeTest, EventStreamsCannotTakeEveryHttpThread) {
   EXPECT_EQ(r->status, 200) << "a closed stream gives its place back";
 }
 
+TEST_F(ServeTest, TheSessionListFiltersAndPages) {
+  start_server();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(run_reads());
+    ASSERT_TRUE(finishes(ids.back()));
+  }
+  Json page = api_get("vic", "/v1/sessions?limit=2");
+  ASSERT_EQ(page["sessions"].size(), 2u) << page.dump();
+  EXPECT_EQ(page["total"], 3);
+  Json rest = api_get("vic", "/v1/sessions?limit=2&offset=2");
+  ASSERT_EQ(rest["sessions"].size(), 1u);
+  std::set<std::string> seen;
+  for (const Json& list : {page, rest}) {
+    for (const Json& row : list["sessions"]) seen.insert(row["id"].get<std::string>());
+  }
+  EXPECT_EQ(seen, std::set<std::string>(ids.begin(), ids.end()));
+  EXPECT_EQ(api_get("vic", "/v1/sessions?status=done,failed")["total"], 3);
+  EXPECT_EQ(api_get("vic", "/v1/sessions?status=waiting")["sessions"].size(), 0u);
+  for (const char* bad :
+       {"/v1/sessions?status=finished", "/v1/sessions?limit=-1", "/v1/sessions?offset=ten"}) {
+    auto r = client("vic").Get(bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+  }
+}
+
 TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
   start_server();
   Json empty = api_get("vic", "/v1/stats");
@@ -547,16 +589,7 @@ TEST_F(ServeTest, StatsCountWhatRanWithoutAPerson) {
   ASSERT_EQ(decide("bob", approval)->status, 200);
   ASSERT_TRUE(finishes(id));
   // A plan of reads alone needs nobody.
-  Plan reads;
-  reads.goal = "look at the bill";
-  Step bill;
-  bill.id = "bill";
-  bill.action = "cloud.get_bill";
-  reads.steps.push_back(bill);
-  auto r = post("alice", "/v1/sessions", {{"plan", to_json(reads)}});
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 201) << r->body;
-  std::string quiet = Json::parse(r->body)["id"];
+  std::string quiet = run_reads();
   ASSERT_TRUE(finishes(quiet));
   Json stats = api_get("vic", "/v1/stats");
   EXPECT_EQ(stats["finished"], 2);
