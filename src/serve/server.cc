@@ -1322,7 +1322,7 @@ void Server::Impl::decide(const std::string& id, const ApiToken& who, const http
     if (body["hash"].get<std::string>() != pending.hash) {
       return send_error(res, 409,
                         "the action changed since it was shown (hash mismatch): reload the "
-                        "approval and decide on what it now says");
+                        "approval and decide on what it now says.");
     }
     if (decision == "approve" && four_eyes_applies(pending)) {
       if (pending.creator.empty()) {

@@ -115,6 +115,44 @@ TEST_F(ConsoleTest, UnderFourEyesTheCreatorCannotApproveItsOwnSession) {
   EXPECT_EQ(api_get("vic", "/v1/sessions/" + id)["status"], "done");
 }
 
+TEST_F(ConsoleTest, AStaleDecisionIsRefusedThenADenialAbortsAndUndoesTheSession) {
+  start_server();
+  double bill_before = get("/v1/bill").value("projected_monthly", -1.0);
+  std::string id = create("alice");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(asks_approval(id)) << api_get("vic", "/v1/sessions/" + id).dump();
+
+  const std::string reason = "not this quarter: the reservation is too large";
+  auto result = run_script("deny_and_stale.mjs", {secrets_["bob"], id, reason});
+  EXPECT_EQ(result.exit_code, 0) << "stdout:\n" << result.out << "\nstderr:\n" << result.err;
+
+  ASSERT_TRUE(eventually([&] {
+    Json s = api_get("vic", "/v1/sessions/" + id);
+    return s.value("status", std::string()) == "aborted" && !s.value("busy", true);
+  })) << api_get("vic", "/v1/sessions/" + id).dump();
+  // One decision, the denial (the refused stale approve left no trace), and
+  // what the session had changed undone.
+  Json audit = api_get("vic", "/v1/sessions/" + id + "/audit");
+  EXPECT_TRUE(audit["chain"]["ok"].get<bool>()) << audit["chain"].dump();
+  int approvals = 0, compensations = 0;
+  for (const Json& e : audit["events"]) {
+    if (e["type"] == "compensation") {
+      ++compensations;
+      EXPECT_TRUE(e["data"]["ok"].get<bool>()) << e.dump();
+    }
+    if (e["type"] != "approval") continue;
+    ++approvals;
+    EXPECT_FALSE(e["data"]["approved"].get<bool>()) << e.dump();
+    EXPECT_EQ(e["data"]["by"], "bob") << e.dump();
+    EXPECT_EQ(e["data"]["reason"], reason) << e.dump();
+  }
+  EXPECT_EQ(approvals, 1) << audit.dump();
+  EXPECT_GT(compensations, 0) << audit.dump();
+  EXPECT_TRUE(get("/v1/reservations")["reservations"].empty());
+  EXPECT_NEAR(get("/v1/bill").value("projected_monthly", -2.0), bill_before, 0.01);
+  EXPECT_TRUE(api_get("vic", "/v1/approvals")["approvals"].empty());
+}
+
 TEST_F(ConsoleTest, AnOperatorStartsAnswersAndCancelsASessionInTheConsole) {
   start_server();
   auto result = run_script("start_and_cancel.mjs", {secrets_["alice"], "cut cloud spend", "15%"});
