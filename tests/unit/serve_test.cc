@@ -56,6 +56,16 @@ class ServeTest : public testing::ServeWorkspaceTest {
  protected:
   ServeTest() : ServeWorkspaceTest(kCloudToken) {}
 
+  // A session of the skill without its target: it waits for the answer.
+  std::string waiting_session() const {
+    auto r = post("alice", "/v1/sessions",
+                  {{"goal", "Cut our monthly cloud spend without touching production"}});
+    EXPECT_TRUE(r);
+    if (!r || r->status != 201) return "";
+    std::string id = Json::parse(r->body)["id"];
+    return finishes(id, "waiting") ? id : "";
+  }
+
   // Starts a session of one read (the bill): nobody is asked anything.
   std::string run_reads() const {
     Plan reads;
@@ -355,15 +365,11 @@ TEST_F(ServeTest, ATokenAddedWhileServingWorksAtOnce) {
 
 TEST_F(ServeTest, CancellingAWaitingSessionEndsItThroughTheEngine) {
   start_server();
-  auto r = post("alice", "/v1/sessions",
-                {{"goal", "Cut our monthly cloud spend without touching production"}});
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 201) << r->body;
-  std::string id = Json::parse(r->body)["id"];
-  ASSERT_TRUE(finishes(id, "waiting"));
+  std::string id = waiting_session();
+  ASSERT_FALSE(id.empty());
   Json session = api_get("vic", "/v1/sessions/" + id);
   ASSERT_EQ(session["questions"].size(), 1u) << session.dump();
-  r = post("alice", "/v1/sessions/" + id + "/cancel", Json::object());
+  auto r = post("alice", "/v1/sessions/" + id + "/cancel", Json::object());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202) << r->body;
   ASSERT_TRUE(finishes(id, "aborted"));
@@ -461,12 +467,8 @@ TEST_F(ServeTest, APolicyDenialShowsInTheSessionsMetricsAndStats) {
 
 TEST_F(ServeTest, TwoAnswersAtOnceResumeTheSessionOnce) {
   start_server();
-  auto r = post("alice", "/v1/sessions",
-                {{"goal", "Cut our monthly cloud spend without touching production"}});
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 201) << r->body;
-  std::string id = Json::parse(r->body)["id"];
-  ASSERT_TRUE(finishes(id, "waiting"));
+  std::string id = waiting_session();
+  ASSERT_FALSE(id.empty());
   // Only what it asked can be answered.
   for (const Json& bad : {Json{{"instance", "i-0a1b2c"}}, Json{{"target_pct", Json::array()}}}) {
     auto answer = post("alice", "/v1/sessions/" + id + "/answers", bad);
