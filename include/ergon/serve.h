@@ -38,6 +38,11 @@ Result<std::string> add_token(const std::string& path, const std::string& name, 
 // <workspace>/.ergon/tokens.json
 std::string default_tokens_path(const std::string& workspace_dir);
 
+// True while an `ergon serve` serves the workspace whose store is at
+// `store_path` (it holds .ergon/serve.lock): its sessions are the server's to
+// run, so the command line does not resume them behind its back.
+bool workspace_served(const std::string& store_path);
+
 struct ServerOptions {
   std::string workspace_dir = ".";
   std::string host = "127.0.0.1";  // loopback unless widened on purpose

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/console.h"
 #include "ergon/planner.h"
+#include "ergon/serve.h"
 
 namespace ergon::cli {
 namespace {
@@ -206,6 +207,13 @@ int cmd_resume(const std::string& dir, const std::string& id,
                const std::vector<std::string>& slot_args, const ApprovalChoice& choice, bool json) {
   auto session = open_session(dir, choice, !json);
   if (!session) return report_error(session.error());
+  if (workspace_served((*session)->workspace.store_path)) {
+    return report_error(
+        Error{ErrorCode::kFailedPrecondition,
+              "ergon serve is serving " + (*session)->workspace.dir +
+                  ": it runs and resumes its sessions; answer through its API (POST /v1/sessions/" +
+                  id + "/answers) or its console, or stop it first"});
+  }
   auto slots = parse_slot_args(slot_args);
   if (!slots) return report_error(slots.error());
   if (!json) std::cout << "Resuming " << id << "\n";

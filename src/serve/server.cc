@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -130,6 +131,10 @@ const char* content_type(const std::string& file) {
   if (ext == ".svg") return "image/svg+xml";
   if (ext == ".png") return "image/png";
   return "application/octet-stream";
+}
+
+std::string serve_lock_path(const std::string& store_path) {
+  return (std::filesystem::path(store_path).parent_path() / "serve.lock").string();
 }
 
 Json event_json(const Event& e) {
@@ -326,8 +331,7 @@ Status Server::Impl::start() {
   store_ = std::move(*store);
   // One server per workspace: a second would resume the first one's
   // running sessions and run them twice.
-  std::string lock_path =
-      (std::filesystem::path(workspace_.store_path).parent_path() / "serve.lock").string();
+  std::string lock_path = serve_lock_path(workspace_.store_path);
   lock_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     release_lock();
@@ -1464,6 +1468,14 @@ std::string Server::Impl::metrics_text() {
     by_state["queued"] = queued;
   }
   return metrics_.render(by_state, pending);
+}
+
+bool workspace_served(const std::string& store_path) {
+  int fd = ::open(serve_lock_path(store_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // never served
+  bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // also releases the shared lock, if it was taken
+  return held;
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

@@ -99,10 +99,19 @@ TEST_F(ServeCliTest, ServesRunsASessionAndStopsOnSigterm) {
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.err.find("another ergon serve"), std::string::npos) << second.err;
 
+  // Nor does the command line resume the server's sessions behind its back.
+  RunResult resumed = ergon({"resume", id});
+  EXPECT_NE(resumed.exit_code, 0);
+  EXPECT_NE(resumed.err.find("ergon serve is serving"), std::string::npos) << resumed.err;
+
   server->kill(SIGTERM);
   RunResult stopped = server->wait();
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_NE(stopped.out.find("stopping"), std::string::npos) << stopped.out;
+
+  resumed = ergon({"resume", id});
+  EXPECT_EQ(resumed.err.find("ergon serve is serving"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("already ended"), std::string::npos) << resumed.err;
 
   // The journal the server wrote is the workspace's: the CLI reads it.
   RunResult verify = ergon({"audit", "verify", id});
