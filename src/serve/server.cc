@@ -137,6 +137,18 @@ std::string serve_lock_path(const std::string& store_path) {
   return (std::filesystem::path(store_path).parent_path() / "serve.lock").string();
 }
 
+// How many sessions are in each state, every state named (zero included).
+std::map<std::string, int64_t> count_by_status(const std::vector<SessionInfo>& sessions) {
+  std::map<std::string, int64_t> counts;
+  for (SessionStatus status :
+       {SessionStatus::kRunning, SessionStatus::kWaiting, SessionStatus::kDone,
+        SessionStatus::kFailed, SessionStatus::kAborted}) {
+    counts[to_string(status)] = 0;
+  }
+  for (const SessionInfo& info : sessions) ++counts[to_string(info.status)];
+  return counts;
+}
+
 Json event_json(const Event& e) {
   Json row = e.body();
   row["prev_hash"] = e.prev_hash;
@@ -894,16 +906,10 @@ void Server::Impl::login(const httplib::Request& req, httplib::Response& res) {
 void Server::Impl::stats(httplib::Response& res) {
   auto list = store_->sessions();
   if (!list) return send_error(res, 500, list.error().message);
-  Json by_status = Json::object();
-  for (SessionStatus status :
-       {SessionStatus::kRunning, SessionStatus::kWaiting, SessionStatus::kDone,
-        SessionStatus::kFailed, SessionStatus::kAborted}) {
-    by_status[to_string(status)] = 0;
-  }
+  Json by_status = count_by_status(*list);
   int64_t finished = 0, zero_intervention = 0, approvals = 0;
   std::vector<Json> errors;
   for (const SessionInfo& info : *list) {
-    by_status[to_string(info.status)] = by_status[to_string(info.status)].get<int64_t>() + 1;
     if (!final_status(info.status)) continue;
     ++finished;
     Json summary;
@@ -1441,29 +1447,21 @@ void Server::Impl::audit(const std::string& id, httplib::Response& res) {
 }
 
 std::string Server::Impl::metrics_text() {
-  std::map<std::string, int64_t> by_state;
-  for (SessionStatus status :
-       {SessionStatus::kRunning, SessionStatus::kWaiting, SessionStatus::kDone,
-        SessionStatus::kFailed, SessionStatus::kAborted}) {
-    by_state[to_string(status)] = 0;
-  }
   auto list = store_->sessions();
-  if (list) {
-    for (const SessionInfo& i : *list) ++by_state[to_string(i.status)];
-  }
+  std::vector<SessionInfo> none;
+  const std::vector<SessionInfo>& sessions = list ? *list : none;
+  std::map<std::string, int64_t> by_state = count_by_status(sessions);
+  std::set<std::string> journaled;
+  for (const SessionInfo& i : sessions) journaled.insert(i.id);
   size_t pending = 0;
   {
     std::lock_guard lock(mu_);
     pending = static_cast<size_t>(std::count_if(approvals_.begin(), approvals_.end(),
                                                 [](const auto& a) { return !a.second->decided; }));
+    // Queued: on its way to a worker, with no journal yet.
     int64_t queued = 0;
     for (const auto& [id, entry] : sessions_) {
-      if (!entry.busy) continue;
-      bool known = false;
-      if (list) {
-        for (const SessionInfo& i : *list) known = known || i.id == id;
-      }
-      if (!known) ++queued;
+      if (entry.busy && !journaled.contains(id)) ++queued;
     }
     by_state["queued"] = queued;
   }

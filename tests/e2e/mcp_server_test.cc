@@ -18,6 +18,7 @@
 #include "ergon/serve.h"
 #include "support/cloud_workspace.h"
 #include "support/process.h"
+#include "support/serve_workspace.h"
 
 namespace ergon {
 namespace {
@@ -73,9 +74,22 @@ steps:
       size: ${ slots.size }
 )";
 
-class McpServerTest : public testing::CloudWorkspaceTest {
+class McpServerTest : public testing::CloudWorkspaceTest, protected testing::ServeApi {
  protected:
   McpServerTest() : CloudWorkspaceTest(kToken) {}
+
+  // An ergon serve of the workspace, in this process, with an operator token
+  // for the calling agent ("agent") and an approver's ("bob").
+  void start_serve() {
+    setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
+    setenv("ACME_CLOUD_TOKEN", kToken, 1);
+    add_tokens(workspace_, {{"agent", Role::kOperator}, {"bob", Role::kApprover}});
+    ServerOptions options;
+    options.workspace_dir = workspace_;
+    server_ = std::make_unique<Server>(options);
+    auto started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
+  }
 
   static std::string client_dir() { return testing::source_path("tests/mcp-client"); }
   static bool client_installed() {
@@ -353,22 +367,12 @@ TEST_F(McpServerTest, WithAutoApprovalsTheSessionFinishes) {
 TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
   require_client();
   // ergon serve runs the session; a person approves there, not the agent.
-  setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
-  setenv("ACME_CLOUD_TOKEN", kToken, 1);
-  std::string tokens = default_tokens_path(workspace_);
-  auto agent = add_token(tokens, "agent", Role::kOperator, 0);
-  auto bob = add_token(tokens, "bob", Role::kApprover, 0);
-  ASSERT_TRUE(agent && bob);
-  ServerOptions options;
-  options.workspace_dir = workspace_;
-  Server server(options);
-  ASSERT_TRUE(server.start());
+  start_serve();
 
   std::atomic<bool> done = false;
   std::string approved_action;
   std::thread person([&] {
-    httplib::Client c("127.0.0.1", server.port());
-    c.set_bearer_token_auth(*bob);
+    auto c = client("bob");
     while (!done) {
       auto r = c.Get("/v1/approvals");
       Json list = r ? Json::parse(r->body, nullptr, false) : Json();
@@ -387,7 +391,7 @@ TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
     }
   });
   Json out = drive("reduce-cloud-spend", {{"target_pct", 15}},
-                   {{"ERGON_MCP_SERVE", server.url()}, {"ERGON_TOKEN", *agent}});
+                   {{"ERGON_MCP_SERVE", server_->url()}, {"ERGON_TOKEN", secrets_["agent"]}});
   done = true;
   person.join();
   const Json& call = out["call"];
@@ -402,8 +406,7 @@ TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
   EXPECT_NE(out["progress"][0]["message"].get<std::string>().find("cloud.purchase_reservation"),
             std::string::npos);
   // The session is ergon serve's, journaled as the agent's, approved by bob.
-  httplib::Client c("127.0.0.1", server.port());
-  c.set_bearer_token_auth(*bob);
+  auto c = client("bob");
   auto audit = c.Get("/v1/sessions/" + report["session"].get<std::string>() + "/audit");
   ASSERT_TRUE(audit);
   Json events = Json::parse(audit->body)["events"];
@@ -413,29 +416,22 @@ TEST_F(McpServerTest, WithServeTheCallWaitsForAPersonInItsApprovalsQueue) {
     by_bob = by_bob || (e["type"] == "approval" && e["data"]["by"] == "bob");
   }
   EXPECT_TRUE(by_bob);
-  server.stop();
+  server_->stop();
 }
 
 // Regression (M3): `ergon mcp` read stdin only between requests, so while a
 // call waited for a person it answered no ping and missed the cancellation.
 TEST_F(McpServerTest, WithServeAPendingCallAnswersPingsAndCanBeCancelled) {
   require_client();
-  setenv("ACME_CLOUD_URL", cloud_.url().c_str(), 1);
-  setenv("ACME_CLOUD_TOKEN", kToken, 1);
-  std::string tokens = default_tokens_path(workspace_);
-  auto agent = add_token(tokens, "agent", Role::kOperator, 0);
-  ASSERT_TRUE(agent);
-  ServerOptions options;
-  options.workspace_dir = workspace_;
-  Server server(options);
-  ASSERT_TRUE(server.start());
+  start_serve();
 
   // Nobody approves: the call waits in the queue until the client cancels it.
   RunOptions o = cloud_options();
-  o.env["ERGON_TOKEN"] = *agent;
-  RunResult r = testing::run({node(), client_dir() + "/cancel.mjs", bin("ergon"), workspace_,
-                              server.url(), "reduce-cloud-spend", Json{{"target_pct", 15}}.dump()},
-                             o);
+  o.env["ERGON_TOKEN"] = secrets_["agent"];
+  RunResult r =
+      testing::run({node(), client_dir() + "/cancel.mjs", bin("ergon"), workspace_, server_->url(),
+                    "reduce-cloud-spend", Json{{"target_pct", 15}}.dump()},
+                   o);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   Json out = Json::parse(r.out, nullptr, false);
   ASSERT_TRUE(out.is_object()) << r.out << r.err;
@@ -452,8 +448,7 @@ TEST_F(McpServerTest, WithServeAPendingCallAnswersPingsAndCanBeCancelled) {
   EXPECT_EQ(out["exit"]["code"], 0) << "stdin closed: ergon mcp ends " << out.dump(2) << r.err;
 
   // ergon serve's session was cancelled: aborted, nothing bought.
-  httplib::Client c("127.0.0.1", server.port());
-  c.set_bearer_token_auth(*agent);
+  auto c = client("agent");
   auto listed = c.Get("/v1/sessions");
   ASSERT_TRUE(listed);
   Json list = Json::parse(listed->body, nullptr, false);
@@ -470,7 +465,7 @@ TEST_F(McpServerTest, WithServeAPendingCallAnswersPingsAndCanBeCancelled) {
   }
   EXPECT_EQ(status, "aborted");
   EXPECT_TRUE(get("/v1/reservations")["reservations"].empty());
-  server.stop();
+  server_->stop();
 }
 
 TEST_F(McpServerTest, ServeWithoutATokenIsAUsageError) {
